@@ -1,0 +1,25 @@
+# Sourced by the scripts: installs the test and demo prerequisites (idempotent, cached) and
+# exports PATH and CARGO_TARGET_DIR. Caches live under $HOME/.cache, keyed on lock files.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache="${HOME}/.cache/goc-adapter"
+mkdir -p "$cache"
+
+# Go tools (goc v1, gocover-cobertura, gocovmerge), pinned in tools/*/go.mod.
+eval "$("$root/scripts/install-tools.sh")"
+
+# diff-cover, pinned, in a virtualenv keyed on requirements.
+req="$root/tools/requirements.txt"
+venv="$cache/venv-$(sha256sum "$req" | cut -c1-16)"
+if [ ! -f "$venv/.complete" ]; then
+  # Built in place (venv scripts hard-code their path); the marker says it finished.
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+  touch "$venv/.complete"
+fi
+export PATH="$venv/bin:$PATH"
+
+# Rust build cache keyed on Cargo.lock (CI starts from a clean clone).
+if [ -z "${CARGO_TARGET_DIR:-}" ] && [ "${CI:-}" = "true" ]; then
+  export CARGO_TARGET_DIR="$cache/target-$(sha256sum "$root/Cargo.lock" | cut -c1-16)"
+fi

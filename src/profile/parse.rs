@@ -1,0 +1,165 @@
+//! Parsing the profile text format, as x/tools' cover.ParseProfiles reads it.
+
+use std::collections::HashMap;
+
+use super::{Block, FileProfile, Mode, Profile, ProfileError, range_text};
+
+/// Longest piece of an offending line quoted back in an error.
+const QUOTE_MAX: usize = 120;
+
+fn quote(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    if text.chars().count() > QUOTE_MAX {
+        let cut: String = text.chars().take(QUOTE_MAX).collect();
+        format!("{cut}...")
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Parses profile text. `input` names the source in errors (a path, `-`, an agent address).
+///
+/// Accepts what Go's parser accepts, except that blank lines are skipped, the mode must be one of
+/// `set`, `count`, `atomic`, and numbers must be plain digits that fit (u32 positions, u64 counts).
+/// Set-mode counts are clamped to 0/1. Blocks with the same range are merged (OR in set mode,
+/// sum otherwise); a differing statement count for the same range is an error.
+pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
+    let mut mode: Option<Mode> = None;
+    let mut files: HashMap<String, Vec<Block>> = HashMap::new();
+    for (idx, raw) in data.split(|&b| b == b'\n').enumerate() {
+        let lineno = idx + 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.is_empty() {
+            continue;
+        }
+        let Some(m) = mode else {
+            mode = Some(parse_mode(input, lineno, line)?);
+            continue;
+        };
+        let bad = |what: &str| ProfileError::BadLine {
+            input: input.to_string(),
+            line: lineno,
+            what: what.to_string(),
+            text: quote(line),
+        };
+        if line.starts_with(b"mode: ") {
+            return Err(bad("a second mode line"));
+        }
+        let (name, mut block) = parse_block(line).map_err(|e| bad(&e))?;
+        if m == Mode::Set {
+            block.count = u64::from(block.count > 0);
+        }
+        let name = std::str::from_utf8(name).map_err(|_| bad("file name is not UTF-8"))?;
+        match files.get_mut(name) {
+            Some(blocks) => blocks.push(block),
+            None => {
+                files.insert(name.to_string(), vec![block]);
+            }
+        }
+    }
+    let Some(mode) = mode else {
+        return Err(ProfileError::Empty {
+            input: input.to_string(),
+        });
+    };
+    let mut out: Vec<FileProfile> = Vec::with_capacity(files.len());
+    for (name, mut blocks) in files {
+        normalize_blocks(input, &name, mode, &mut blocks)?;
+        out.push(FileProfile { name, blocks });
+    }
+    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(Profile { mode, files: out })
+}
+
+fn parse_mode(input: &str, lineno: usize, line: &[u8]) -> Result<Mode, ProfileError> {
+    line.strip_prefix(b"mode: ")
+        .and_then(|w| std::str::from_utf8(w).ok())
+        .and_then(|w| Mode::from_word(w.trim()))
+        .ok_or_else(|| ProfileError::BadMode {
+            input: input.to_string(),
+            line: lineno,
+            text: quote(line),
+        })
+}
+
+/// Sorts blocks by range and merges those with the same range.
+pub(super) fn normalize_blocks(
+    input: &str,
+    file: &str,
+    mode: Mode,
+    blocks: &mut Vec<Block>,
+) -> Result<(), ProfileError> {
+    blocks.sort_unstable_by_key(Block::range);
+    let mut out: Vec<Block> = Vec::with_capacity(blocks.len());
+    for b in blocks.drain(..) {
+        match out.last_mut() {
+            Some(last) if last.range() == b.range() => {
+                if last.num_stmt != b.num_stmt {
+                    return Err(ProfileError::InconsistentNumStmt {
+                        input: input.to_string(),
+                        file: file.to_string(),
+                        range: range_text(&b),
+                        a: last.num_stmt,
+                        b: b.num_stmt,
+                    });
+                }
+                last.count =
+                    mode.combine(last.count, b.count)
+                        .ok_or_else(|| ProfileError::Overflow {
+                            input: input.to_string(),
+                            file: file.to_string(),
+                            range: range_text(&b),
+                        })?;
+            }
+            _ => out.push(b),
+        }
+    }
+    *blocks = out;
+    Ok(())
+}
+
+/// Splits `name:L0.C0,L1.C1 N C` from the right, as Go's parser does, so that the file name may
+/// itself contain `:`, `,`, `.` or spaces.
+fn parse_block(line: &[u8]) -> Result<(&[u8], Block), String> {
+    let (rest, count) = split_last(line, b' ', "missing count")?;
+    let (rest, num_stmt) = split_last(rest, b' ', "missing statement count")?;
+    let (rest, end_col) = split_last(rest, b'.', "missing end column")?;
+    let (rest, end_line) = split_last(rest, b',', "missing end line")?;
+    let (rest, start_col) = split_last(rest, b'.', "missing start column")?;
+    let (name, start_line) = split_last(rest, b':', "missing start line")?;
+    if name.is_empty() {
+        return Err("empty file name".to_string());
+    }
+    let block = Block {
+        start_line: number(start_line, "start line")?,
+        start_col: number(start_col, "start column")?,
+        end_line: number(end_line, "end line")?,
+        end_col: number(end_col, "end column")?,
+        num_stmt: number(num_stmt, "statement count")?,
+        count: number(count, "count")?,
+    };
+    Ok((name, block))
+}
+
+fn split_last<'a>(
+    s: &'a [u8],
+    sep: u8,
+    missing: &str,
+) -> Result<(&'a [u8], &'a [u8]), String> {
+    let pos = s
+        .iter()
+        .rposition(|&b| b == sep)
+        .ok_or_else(|| missing.to_string())?;
+    Ok((&s[..pos], &s[pos + 1..]))
+}
+
+fn number<T: TryFrom<u64>>(digits: &[u8], what: &str) -> Result<T, String> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(format!("{what} is not a non-negative integer"));
+    }
+    let too_large = || format!("{what} is too large");
+    let v = digits.iter().try_fold(0u64, |v, &d| {
+        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    T::try_from(v.ok_or_else(too_large)?).map_err(|_| too_large())
+}
