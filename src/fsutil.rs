@@ -4,14 +4,24 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: readers see the old content or the new, never a mix,
-/// and a crash at any moment leaves one of the two complete.
+/// and a crash at any moment leaves one of the two complete. The file is world-readable (0644):
+/// reports and profiles are meant to be shared.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] with explicit permissions (0600 for secrets: the temp file is created 0600,
+/// so a secret is never readable by others, not even for a moment).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename is durable only once the directory entry is on disk.
