@@ -50,6 +50,17 @@ pub fn request(
     body: Option<(&str, &[u8])>,
     timeout: Duration,
 ) -> io::Result<Response> {
+    request_with_headers(method, url, &[], body, timeout)
+}
+
+/// [`request`] with extra request headers (e.g. `Authorization`).
+pub fn request_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+    timeout: Duration,
+) -> io::Result<Response> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("not http: {url}")))?;
@@ -64,6 +75,9 @@ pub fn request(
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
     let payload: &[u8] = match body {
         Some((ctype, bytes)) => {
             req.push_str(&format!("Content-Type: {ctype}\r\n"));

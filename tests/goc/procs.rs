@@ -332,6 +332,11 @@ pub struct Adapter {
 impl Adapter {
     /// Starts `goc-adapter serve --config <config> --home <home>`; waits for `listening on`.
     pub fn start(config: &Path, home: &Path) -> Self {
+        Self::start_with(config, home, &[])
+    }
+
+    /// [`Adapter::start`] with extra arguments (e.g. `--token-file`).
+    pub fn start_with(config: &Path, home: &Path, extra: &[&str]) -> Self {
         for _attempt in 0..3 {
             let port = free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_goc-adapter"))
@@ -341,7 +346,9 @@ impl Adapter {
                 .arg("--home")
                 .arg(home)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(extra)
                 .env_remove("GOC_ADAPTER_HOME")
+                .env_remove("GOC_ADAPTER_TOKEN_FILE")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

@@ -1,0 +1,71 @@
+//! The incremental (diff) pipeline end to end, shared by `goc-adapter diff` and the collector:
+//! git changes since the merge-base, profile files located in the repo, then the pure engine.
+
+use crate::profile::Profile;
+use crate::report::diff::{self, DiffCoverage, DiffInput, DiffOptions, Located};
+use crate::source::SourceTree;
+use crate::source::changes::{self, Changes, Numbering};
+
+/// Why the incremental report could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum IncrementalError {
+    /// The diff could not be taken (unknown base, no merge-base).
+    #[error(transparent)]
+    Changes(#[from] changes::ChangesError),
+    /// Sources could not be read.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    /// The engine refused the inputs.
+    #[error(transparent)]
+    Diff(#[from] crate::report::ReportError),
+}
+
+/// Everything the formats need.
+pub struct Incremental {
+    /// The numbers.
+    pub result: DiffCoverage,
+    /// Base, merge-base, head and the changed lines.
+    pub changes: Changes,
+    /// Where each profile file lives, aligned with `profile.files`.
+    pub located: Vec<Option<Located>>,
+}
+
+impl Incremental {
+    /// Changed lines per profile file (for the HTML report's markers).
+    pub fn changed_per_file(&self) -> Vec<Vec<u32>> {
+        let by_path: std::collections::HashMap<&str, &Vec<u32>> = self
+            .changes
+            .files
+            .iter()
+            .map(|c| (c.path.as_str(), &c.added))
+            .collect();
+        self.located
+            .iter()
+            .map(|loc| {
+                loc.as_ref()
+                    .and_then(|l| by_path.get(l.path.as_str()))
+                    .map(|a| a.to_vec())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// Computes incremental coverage of `tree`'s commit against `base` (through their merge-base).
+pub fn compute(tree: &SourceTree, base: &str, profile: &Profile, opts: &DiffOptions) -> Result<Incremental, IncrementalError> {
+    let numbering = match opts.lines {
+        diff::LineRule::DiffCover => Numbering::DiffCover,
+        diff::LineRule::Statements => Numbering::Exact,
+    };
+    let head = tree.commit_id();
+    let changes = changes::changed_lines(tree.repository(), base, &head, numbering)?;
+    let located = tree.locate(profile);
+    let input = DiffInput {
+        profile,
+        located: &located,
+        changes: &changes.files,
+    };
+    let texts = tree.read_located(&located, &input.needed(opts.lines))?;
+    let result = diff::compute(&input, &texts, opts)?;
+    Ok(Incremental { result, changes, located })
+}
