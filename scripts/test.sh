@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, unit tests, and the golden/end-to-end tests against the
-# real tools (go tool cover, gocover-cobertura + diff-cover, goc). Installs what they need.
+# Runs every test: formatting, lints, unit tests, the golden and end-to-end tests against the
+# real tools (go tool cover, gocover-cobertura + diff-cover, goc, kube-apiserver + etcd, helm),
+# and a smoke run of the demo. Installs what they need (cached under ~/.cache/goc-adapter).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,4 +13,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== tests"
-cargo test --locked -- "$@"
+cargo test --locked --no-fail-fast -- "$@"
+
+echo "== demo (README's run command), until the reports are served"
+DEMO_EXIT_AFTER_SYNC=1 scripts/demo.sh
