@@ -4,6 +4,8 @@
 
 mod merge;
 mod parse;
+#[cfg(test)]
+mod tests;
 mod text;
 
 pub use merge::merge;
@@ -139,7 +141,9 @@ pub enum ProfileError {
         input: String,
     },
     /// The first line is not a valid `mode: set|count|atomic` line.
-    #[error("{input}:{line}: bad mode line {text:?}: want 'mode: set', 'mode: count' or 'mode: atomic'")]
+    #[error(
+        "{input}:{line}: bad mode line {text:?}: want 'mode: set', 'mode: count' or 'mode: atomic'"
+    )]
     BadMode {
         /// The input's name.
         input: String,
@@ -212,5 +216,8 @@ pub enum ProfileError {
 
 /// Formats a block's range the way the profile text does: `L0.C0,L1.C1`.
 pub fn range_text(b: &Block) -> String {
-    format!("{}.{},{}.{}", b.start_line, b.start_col, b.end_line, b.end_col)
+    format!(
+        "{}.{},{}.{}",
+        b.start_line, b.start_col, b.end_line, b.end_col
+    )
 }

@@ -25,7 +25,11 @@ fn quote(line: &[u8]) -> String {
 /// sum otherwise); a differing statement count for the same range is an error.
 pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
     let mut mode: Option<Mode> = None;
-    let mut files: HashMap<String, Vec<Block>> = HashMap::new();
+    // Files in order of first appearance, and where each is in `files`. Lines of one file come
+    // in runs, so the last file is checked first: most lines need no hashing and no UTF-8 check.
+    let mut files: Vec<(&str, Vec<Block>)> = Vec::new();
+    let mut index: HashMap<&[u8], usize> = HashMap::new();
+    let mut last: Option<(&[u8], usize)> = None;
     for (idx, raw) in data.split(|&b| b == b'\n').enumerate() {
         let lineno = idx + 1;
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -49,13 +53,21 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
         if m == Mode::Set {
             block.count = u64::from(block.count > 0);
         }
-        let name = std::str::from_utf8(name).map_err(|_| bad("file name is not UTF-8"))?;
-        match files.get_mut(name) {
-            Some(blocks) => blocks.push(block),
-            None => {
-                files.insert(name.to_string(), vec![block]);
-            }
-        }
+        let at = match last {
+            Some((prev, at)) if prev == name => at,
+            _ => match index.get(name) {
+                Some(&at) => at,
+                None => {
+                    let text =
+                        std::str::from_utf8(name).map_err(|_| bad("file name is not UTF-8"))?;
+                    files.push((text, Vec::new()));
+                    index.insert(name, files.len() - 1);
+                    files.len() - 1
+                }
+            },
+        };
+        last = Some((name, at));
+        files[at].1.push(block);
     }
     let Some(mode) = mode else {
         return Err(ProfileError::Empty {
@@ -64,8 +76,11 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
     };
     let mut out: Vec<FileProfile> = Vec::with_capacity(files.len());
     for (name, mut blocks) in files {
-        normalize_blocks(input, &name, mode, &mut blocks)?;
-        out.push(FileProfile { name, blocks });
+        normalize_blocks(input, name, mode, &mut blocks)?;
+        out.push(FileProfile {
+            name: name.to_string(),
+            blocks,
+        });
     }
     out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     Ok(Profile { mode, files: out })
@@ -141,11 +156,7 @@ fn parse_block(line: &[u8]) -> Result<(&[u8], Block), String> {
     Ok((name, block))
 }
 
-fn split_last<'a>(
-    s: &'a [u8],
-    sep: u8,
-    missing: &str,
-) -> Result<(&'a [u8], &'a [u8]), String> {
+fn split_last<'a>(s: &'a [u8], sep: u8, missing: &str) -> Result<(&'a [u8], &'a [u8]), String> {
     let pos = s
         .iter()
         .rposition(|&b| b == sep)
@@ -154,12 +165,26 @@ fn split_last<'a>(
 }
 
 fn number<T: TryFrom<u64>>(digits: &[u8], what: &str) -> Result<T, String> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(format!("{what} is not a non-negative integer"));
-    }
+    let not_a_number = || format!("{what} is not a non-negative integer");
     let too_large = || format!("{what} is too large");
-    let v = digits.iter().try_fold(0u64, |v, &d| {
-        v.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    });
-    T::try_from(v.ok_or_else(too_large)?).map_err(|_| too_large())
+    if digits.is_empty() {
+        return Err(not_a_number());
+    }
+    let mut v: u64 = 0;
+    let mut overflow = false;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(not_a_number());
+        }
+        // Keep scanning after an overflow: a non-digit further on is the better message.
+        match v.checked_mul(10).and_then(|x| x.checked_add(u64::from(d))) {
+            Some(x) => v = x,
+            None => overflow = true,
+        }
+    }
+    if overflow {
+        return Err(too_large());
+    }
+    T::try_from(v).map_err(|_| too_large())
 }

@@ -1,0 +1,182 @@
+//! Keeping a local bare clone of a service's repository up to date (git2, ssh key from a file).
+
+use std::path::{Path, PathBuf};
+
+use git2::{Cred, FetchOptions, RemoteCallbacks, Repository};
+
+/// Credentials for ssh remotes. The key's content is never logged.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// Private key file.
+    pub ssh_key_file: Option<PathBuf>,
+    /// known_hosts file; when set, host keys not in it are refused.
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+/// A clone or fetch that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// git failed.
+    #[error("{url}: {what}: {source}")]
+    Git {
+        /// The remote.
+        url: String,
+        /// The step.
+        what: &'static str,
+        /// git's reason.
+        source: git2::Error,
+    },
+    /// The commit is not in the repository even after fetching.
+    #[error("{url}: commit {commit:?} not found (after fetching)")]
+    UnknownCommit {
+        /// The remote.
+        url: String,
+        /// The commit asked for.
+        commit: String,
+    },
+}
+
+fn fetch_options<'a>(creds: &'a Credentials) -> FetchOptions<'a> {
+    let mut cb = RemoteCallbacks::new();
+    cb.credentials(move |_url, user, allowed| {
+        if allowed.is_ssh_key() {
+            if let Some(key) = &creds.ssh_key_file {
+                return Cred::ssh_key(user.unwrap_or("git"), None, key, None);
+            }
+            return Cred::ssh_key_from_agent(user.unwrap_or("git"));
+        }
+        Cred::default()
+    });
+    if let Some(kh) = creds.known_hosts_file.clone() {
+        cb.certificate_check(move |cert, host| {
+            let ok = cert
+                .as_hostkey()
+                .and_then(|hk| hk.hostkey())
+                .is_some_and(|key| known_host_matches(&kh, host, key));
+            if ok {
+                Ok(git2::CertificateCheckStatus::CertificateOk)
+            } else {
+                Err(git2::Error::from_str(&format!(
+                    "host key of {host} is not in {}",
+                    kh.display()
+                )))
+            }
+        });
+    }
+    let mut last = 0usize;
+    cb.transfer_progress(move |p| {
+        // Log about every 10% so a large clone shows progress without flooding.
+        let total = p.total_objects().max(1);
+        let pct = p.received_objects() * 100 / total;
+        if pct >= last + 10 || p.received_objects() == p.total_objects() {
+            last = pct;
+            tracing::info!(
+                received = p.received_objects(),
+                total = p.total_objects(),
+                "git fetch progress"
+            );
+        }
+        true
+    });
+    let mut fo = FetchOptions::new();
+    fo.remote_callbacks(cb);
+    fo
+}
+
+/// Whether `known_hosts` lists `host` with exactly `key` (plain host names; hashed entries are
+/// not supported and never match).
+fn known_host_matches(known_hosts: &Path, host: &str, key: &[u8]) -> bool {
+    use base64::Engine as _;
+    let Ok(text) = std::fs::read_to_string(known_hosts) else {
+        return false;
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+    text.lines().any(|line| {
+        let mut f = line.split_whitespace();
+        let (Some(hosts), Some(_kind), Some(k)) = (f.next(), f.next(), f.next()) else {
+            return false;
+        };
+        k == b64
+            && hosts
+                .split(',')
+                .any(|h| h == host || h.trim_start_matches('[').split(']').next() == Some(host))
+    })
+}
+
+/// Opens the bare clone at `dir`, creating it (remote `origin` = `url`, branches under
+/// `refs/remotes/origin/`) and fetching when it does not exist yet.
+pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Repository, FetchError> {
+    let git = |what: &'static str| {
+        move |source| FetchError::Git {
+            url: url.to_string(),
+            what,
+            source,
+        }
+    };
+    if let Ok(repo) = Repository::open_bare(dir) {
+        return Ok(repo);
+    }
+    tracing::info!(%url, dir = %dir.display(), "cloning");
+    // Clone into a temp sibling, then rename: a crash never leaves a half clone in place.
+    let tmp = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    {
+        let repo = Repository::init_bare(&tmp).map_err(git("init"))?;
+        repo.remote_with_fetch("origin", url, "+refs/heads/*:refs/remotes/origin/*")
+            .map_err(git("add remote"))?;
+        fetch(&repo, url, creds)?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| FetchError::Git {
+        url: url.to_string(),
+        what: "rename clone into place",
+        source: git2::Error::from_str(&e.to_string()),
+    })?;
+    Repository::open_bare(dir).map_err(git("open"))
+}
+
+/// Fetches every branch (and tags) from `origin`.
+pub fn fetch(repo: &Repository, url: &str, creds: &Credentials) -> Result<(), FetchError> {
+    let mut remote = repo
+        .find_remote("origin")
+        .map_err(|source| FetchError::Git {
+            url: url.to_string(),
+            what: "find remote",
+            source,
+        })?;
+    let mut fo = fetch_options(creds);
+    fo.download_tags(git2::AutotagOption::All);
+    remote
+        .fetch(
+            &["+refs/heads/*:refs/remotes/origin/*"],
+            Some(&mut fo),
+            None,
+        )
+        .map_err(|source| FetchError::Git {
+            url: url.to_string(),
+            what: "fetch",
+            source,
+        })
+}
+
+/// Resolves a (possibly abbreviated) commit to its full id, fetching once if it is unknown.
+pub fn resolve_commit(
+    repo: &Repository,
+    url: &str,
+    short: &str,
+    creds: &Credentials,
+) -> Result<String, FetchError> {
+    let find = |repo: &Repository| {
+        repo.revparse_single(short)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id().to_string())
+            .ok()
+    };
+    if let Some(id) = find(repo) {
+        return Ok(id);
+    }
+    fetch(repo, url, creds)?;
+    find(repo).ok_or_else(|| FetchError::UnknownCommit {
+        url: url.to_string(),
+        commit: short.to_string(),
+    })
+}
