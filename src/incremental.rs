@@ -52,7 +52,12 @@ impl Incremental {
 }
 
 /// Computes incremental coverage of `tree`'s commit against `base` (through their merge-base).
-pub fn compute(tree: &SourceTree, base: &str, profile: &Profile, opts: &DiffOptions) -> Result<Incremental, IncrementalError> {
+pub fn compute(
+    tree: &SourceTree,
+    base: &str,
+    profile: &Profile,
+    opts: &DiffOptions,
+) -> Result<Incremental, IncrementalError> {
     let numbering = match opts.lines {
         diff::LineRule::DiffCover => Numbering::DiffCover,
         diff::LineRule::Statements => Numbering::Exact,
@@ -65,7 +70,11 @@ pub fn compute(tree: &SourceTree, base: &str, profile: &Profile, opts: &DiffOpti
         located: &located,
         changes: &changes.files,
     };
-    let texts = tree.read_located(&located, &input.needed(opts.lines))?;
+    let texts = tree.read_located(&located, &input.needed(opts.lines), &changes.go_contents)?;
     let result = diff::compute(&input, &texts, opts)?;
-    Ok(Incremental { result, changes, located })
+    Ok(Incremental {
+        result,
+        changes,
+        located,
+    })
 }

@@ -57,7 +57,10 @@ pub fn build(
     let files = [
         (ReportKind::DiffText, diff_format::text(&inc.result, &meta)),
         (ReportKind::DiffJson, diff_format::json(&inc.result, &meta)),
-        (ReportKind::DiffMarkdown, diff_format::markdown(&inc.result, &meta)),
+        (
+            ReportKind::DiffMarkdown,
+            diff_format::markdown(&inc.result, &meta),
+        ),
         (ReportKind::DiffHtml, html),
     ];
     for (kind, text) in files {

@@ -1,0 +1,752 @@
+//! Incremental coverage: which changed lines the profile measures and which of them ran.
+//!
+//! Pure: the caller hands in the changed lines (from git), where each profile file lives and the
+//! sources it needs ([`DiffInput::needed`]). Two rules decide which changed lines are measured:
+//!
+//! - [`LineRule::DiffCover`] reproduces `gocover-cobertura` v1.5.0 piped into `diff-cover` 11:
+//!   every function declaration and every package-level `var f = func() {...}` literal is a
+//!   Cobertura "method"; each block overlapping it lists every line from its start line to its
+//!   end line (comments and blank lines too), hits combined within the method. diff-cover then
+//!   takes all line entries of all classes whose file name matches the changed path: a line is
+//!   measured if any entry lists it and a violation if any entry has zero hits.
+//! - [`LineRule::Statements`] measures only lines holding code tokens of a block (no comments,
+//!   no blank lines, no lone brackets), each token belonging to the innermost block around it,
+//!   and a line is covered when a block owning one of its tokens ran. All blocks count.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+
+use super::{ReportError, overlapping, running_max_end};
+use crate::profile::{Block, FileProfile, Profile};
+use crate::syntax::{CodeToken, Extent, FuncDecl, GoParser, SyntaxError};
+
+/// The lines a change adds to one file, as the diff names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFile {
+    /// Repository path at the head commit.
+    pub path: String,
+    /// The path at the merge-base, when the file was renamed.
+    pub old_path: Option<String>,
+    /// Added or modified line numbers, sorted, unique.
+    pub added: Vec<u32>,
+}
+
+/// Where a profile file lives in the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Repository path of the file.
+    pub path: String,
+    /// Directory of the go.mod of the module that owns it ("" for the repository root); `None`
+    /// when it resolved some other way (a vendored copy).
+    pub module_dir: Option<String>,
+}
+
+/// Which changed lines are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineRule {
+    /// Exactly the lines gocover-cobertura v1.5.0 lists for diff-cover 11.
+    DiffCover,
+    /// Only lines that hold statements of a block.
+    Statements,
+}
+
+/// What to do with changed Go files the profile does not mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmeasuredPolicy {
+    /// List them, leave the totals as diff-cover computes them.
+    List,
+    /// List them and count every changed line of theirs as missing.
+    Count,
+}
+
+/// Options of the computation.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffOptions {
+    /// Which changed lines are measured.
+    pub lines: LineRule,
+    /// What unmeasured files do to the totals.
+    pub unmeasured: UnmeasuredPolicy,
+}
+
+/// The inputs that do not need source text.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffInput<'a> {
+    /// The (merged) profile.
+    pub profile: &'a Profile,
+    /// Where each profile file lives, aligned with `profile.files`; `None` when not in the repo.
+    pub located: &'a [Option<Located>],
+    /// The changed files, from [`crate::source::changes`].
+    pub changes: &'a [ChangedFile],
+}
+
+/// Measured and violating changed lines of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// Repository path.
+    pub path: String,
+    /// Changed lines the report measures, sorted.
+    pub measured: Vec<u32>,
+    /// Measured changed lines that did not run, sorted.
+    pub violations: Vec<u32>,
+}
+
+impl FileDiff {
+    /// Measured lines that ran, sorted.
+    pub fn covered(&self) -> Vec<u32> {
+        let v: BTreeSet<u32> = self.violations.iter().copied().collect();
+        self.measured
+            .iter()
+            .copied()
+            .filter(|l| !v.contains(l))
+            .collect()
+    }
+
+    /// diff-cover's per-file figure: `100 - violations / measured * 100` in floating point.
+    pub fn percent(&self) -> f64 {
+        percent(self.measured.len(), self.violations.len())
+    }
+}
+
+fn percent(measured: usize, violations: usize) -> f64 {
+    if measured == 0 {
+        return 100.0;
+    }
+    100.0 - violations as f64 / measured as f64 * 100.0
+}
+
+/// A changed Go file (not a test) that no profile file resolves to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnmeasuredFile {
+    /// Repository path.
+    pub path: String,
+    /// How many lines the change adds to it.
+    pub changed_lines: usize,
+}
+
+/// The result: per file, totals, and what the profile does not see.
+#[derive(Debug, Clone)]
+pub struct DiffCoverage {
+    /// The rule used.
+    pub rule: LineRule,
+    /// Files with at least one measured changed line, in diff-cover's order (case-insensitive).
+    pub files: Vec<FileDiff>,
+    /// Changed non-test Go files the profile does not mention, sorted by path.
+    pub unmeasured: Vec<UnmeasuredFile>,
+    /// Whether the unmeasured files' lines are counted as missing in the totals.
+    pub unmeasured_counted: bool,
+    /// Added lines over all changed files, Go or not (diff-cover's `num_changed_lines`).
+    pub num_changed_lines: usize,
+}
+
+impl DiffCoverage {
+    /// Measured changed lines (plus the unmeasured files' lines when they are counted).
+    pub fn total_lines(&self) -> usize {
+        self.files.iter().map(|f| f.measured.len()).sum::<usize>() + self.counted_unmeasured()
+    }
+
+    /// Measured lines that did not run (plus the unmeasured files' lines when counted).
+    pub fn total_violations(&self) -> usize {
+        self.files.iter().map(|f| f.violations.len()).sum::<usize>() + self.counted_unmeasured()
+    }
+
+    fn counted_unmeasured(&self) -> usize {
+        if self.unmeasured_counted {
+            self.unmeasured.iter().map(|u| u.changed_lines).sum()
+        } else {
+            0
+        }
+    }
+
+    /// diff-cover's total: `int(covered / total * 100)`, truncated; 100 when nothing is measured.
+    pub fn total_percent(&self) -> u64 {
+        let total = self.total_lines();
+        if total == 0 {
+            return 100;
+        }
+        let covered = total - self.total_violations();
+        // Truncation toward zero of a value in [0, 100], as Python's int() does.
+        (covered as f64 / total as f64 * 100.0) as u64
+    }
+
+    /// Whether the total meets `--fail-under` the way diff-cover compares it (integer total
+    /// against the float threshold).
+    pub fn meets(&self, fail_under: f64) -> bool {
+        self.total_percent() as f64 >= fail_under
+    }
+}
+
+/// Directory names the go command never builds from: changed files below them cannot be in any
+/// profile, so they are not reported as unmeasured.
+fn go_ignores(path: &str) -> bool {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    parts
+        .iter()
+        .any(|p| *p == "testdata" || *p == "vendor" || p.starts_with(['.', '_']))
+}
+
+/// A file that counts towards "unmeasured" when no profile file is there.
+fn is_go_source(path: &str) -> bool {
+    path.ends_with(".go") && !path.ends_with("_test.go") && !go_ignores(path)
+}
+
+/// Which profile files answer for which changed path.
+struct Matching<'a> {
+    /// Profile file indices per changed path index.
+    per_change: Vec<Vec<usize>>,
+    /// Repository paths some profile file resolves to.
+    mentioned: BTreeSet<&'a str>,
+}
+
+impl<'a> DiffInput<'a> {
+    fn matching(&self, rule: LineRule) -> Matching<'a> {
+        let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+        // gocover-cobertura names each class file relative to its module root and lists every
+        // module root as a <source>; diff-cover then accepts a class for a changed path when
+        // <any source>/<class file name> is that path.
+        let mut by_module_rel: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut sources: BTreeSet<&str> = BTreeSet::new();
+        for (i, loc) in self.located.iter().enumerate() {
+            let Some(loc) = loc else { continue };
+            by_path.entry(loc.path.as_str()).or_default().push(i);
+            if let Some(dir) = &loc.module_dir {
+                sources.insert(dir.as_str());
+                by_module_rel
+                    .entry(strip_dir(&loc.path, dir).unwrap_or(&loc.path))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let per_change = self
+            .changes
+            .iter()
+            .map(|c| {
+                let mut idx: BTreeSet<usize> = BTreeSet::new();
+                if let Some(v) = by_path.get(c.path.as_str()) {
+                    idx.extend(v);
+                }
+                if rule == LineRule::DiffCover {
+                    for dir in &sources {
+                        if let Some(v) = strip_dir(&c.path, dir).and_then(|r| by_module_rel.get(r))
+                        {
+                            idx.extend(v);
+                        }
+                    }
+                }
+                idx.into_iter().collect()
+            })
+            .collect();
+        Matching {
+            per_change,
+            mentioned: self
+                .located
+                .iter()
+                .flatten()
+                .map(|l| l.path.as_str())
+                .collect(),
+        }
+    }
+
+    /// Indices of the profile files whose source text [`compute`] needs: those that answer for
+    /// a changed path with added lines.
+    pub fn needed(&self, rule: LineRule) -> Vec<usize> {
+        let m = self.matching(rule);
+        let mut out: BTreeSet<usize> = BTreeSet::new();
+        for (c, idx) in self.changes.iter().zip(&m.per_change) {
+            if !c.added.is_empty() {
+                out.extend(idx);
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+fn strip_dir<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
+    if dir.is_empty() {
+        Some(path)
+    } else {
+        path.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
+    }
+}
+
+/// What one profile file says about lines, under a rule.
+enum FileLines {
+    /// Per Cobertura method: line -> ran.
+    Methods(Vec<BTreeMap<u32, bool>>),
+    /// Per statement line: ran.
+    Statements(BTreeMap<u32, bool>),
+}
+
+/// Computes the incremental coverage. `texts[i]` is the source of `profile.files[i]`; it must be
+/// given for every index [`DiffInput::needed`] returns (others are ignored and may be `None`).
+pub fn compute(
+    input: &DiffInput<'_>,
+    texts: &[Option<Vec<u8>>],
+    opts: &DiffOptions,
+) -> Result<DiffCoverage, ReportError> {
+    let files = &input.profile.files;
+    if texts.len() != files.len() || input.located.len() != files.len() {
+        return Err(ReportError::Misaligned {
+            sources: texts.len().min(input.located.len()),
+            files: files.len(),
+        });
+    }
+    let m = input.matching(opts.lines);
+    let needed = input.needed(opts.lines);
+    GoParser::new()?;
+    // Which lines each needed file's analysis must look at: the added lines of every changed
+    // path it answers for (several paths in the cross-module case).
+    let mut wanted: HashMap<usize, BTreeSet<u32>> = HashMap::new();
+    for (c, idx) in input.changes.iter().zip(&m.per_change) {
+        for &i in idx {
+            wanted.entry(i).or_default().extend(&c.added);
+        }
+    }
+    let analyzed: Vec<Result<(usize, FileLines), ReportError>> = needed
+        .par_iter()
+        .map_init(GoParser::new, |parser, &i| {
+            let parser = parser
+                .as_mut()
+                .map_err(|e| SyntaxError::Language(e.to_string()))?;
+            let path = input.located[i]
+                .as_ref()
+                .map(|l| l.path.clone())
+                .unwrap_or_default();
+            let parse_err = |source| ReportError::Parse {
+                path: path.clone(),
+                source,
+            };
+            let Some(text) = &texts[i] else {
+                return Ok((i, FileLines::Statements(BTreeMap::new())));
+            };
+            let lines = wanted.get(&i).cloned().unwrap_or_default();
+            let fl = match opts.lines {
+                LineRule::DiffCover => {
+                    let funcs = super::funcdecls::scan(text);
+                    let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
+                    extents.extend(var_func_literals(text, &funcs));
+                    FileLines::Methods(method_lines(&files[i], &extents, &lines))
+                }
+                LineRule::Statements => {
+                    let tokens = parser.code_tokens(text).map_err(parse_err)?;
+                    FileLines::Statements(statement_lines(&files[i], &tokens, &lines))
+                }
+            };
+            Ok((i, fl))
+        })
+        .collect();
+    let mut by_file: HashMap<usize, FileLines> = HashMap::new();
+    for r in analyzed {
+        let (i, fl) = r?;
+        by_file.insert(i, fl);
+    }
+
+    let mut out_files = Vec::new();
+    let mut unmeasured = Vec::new();
+    let mut num_changed_lines = 0;
+    for (c, idx) in input.changes.iter().zip(&m.per_change) {
+        num_changed_lines += c.added.len();
+        if c.added.is_empty() {
+            continue;
+        }
+        let added: BTreeSet<u32> = c.added.iter().copied().collect();
+        let mut measured: BTreeSet<u32> = BTreeSet::new();
+        let mut violations: BTreeSet<u32> = BTreeSet::new();
+        for i in idx {
+            match by_file.get(i) {
+                Some(FileLines::Methods(methods)) => {
+                    for method in methods {
+                        for (&line, &ran) in method {
+                            if added.contains(&line) {
+                                measured.insert(line);
+                                if !ran {
+                                    violations.insert(line);
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(FileLines::Statements(lines)) => {
+                    for (&line, &ran) in lines {
+                        if added.contains(&line) {
+                            measured.insert(line);
+                            if !ran {
+                                violations.insert(line);
+                            }
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        if !measured.is_empty() {
+            out_files.push(FileDiff {
+                path: c.path.clone(),
+                measured: measured.into_iter().collect(),
+                violations: violations.into_iter().collect(),
+            });
+        } else if is_go_source(&c.path) && !m.mentioned.contains(c.path.as_str()) {
+            unmeasured.push(UnmeasuredFile {
+                path: c.path.clone(),
+                changed_lines: c.added.len(),
+            });
+        }
+    }
+    out_files.sort_by(|a, b| {
+        a.path
+            .to_lowercase()
+            .cmp(&b.path.to_lowercase())
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    unmeasured.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(DiffCoverage {
+        rule: opts.lines,
+        files: out_files,
+        unmeasured,
+        unmeasured_counted: opts.unmeasured == UnmeasuredPolicy::Count,
+        num_changed_lines,
+    })
+}
+
+/// The package-level `var f = func() {...}` literals of a file. Only text outside function
+/// declarations can hold them, so the declarations are blanked out (newlines kept, so positions
+/// stay) and the rest is scanned.
+fn var_func_literals(text: &[u8], funcs: &[FuncDecl]) -> Vec<Extent> {
+    let mut line_starts = vec![0usize];
+    line_starts.extend(
+        text.iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    let offset = |line: u32, col: u32| {
+        let start = line_starts
+            .get(line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or(text.len());
+        (start + col.saturating_sub(1) as usize).min(text.len())
+    };
+    let mut rest = text.to_vec();
+    for f in funcs {
+        let (a, b) = (
+            offset(f.extent.start_line, f.extent.start_col),
+            offset(f.extent.end_line, f.extent.end_col),
+        );
+        for byte in rest.get_mut(a..b).unwrap_or_default() {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
+    }
+    super::varfuncs::scan(&rest)
+}
+
+/// gocover-cobertura's methods: for each extent, the wanted lines that some overlapping block
+/// spans (start line to end line), and whether any of those blocks ran.
+fn method_lines(
+    fp: &FileProfile,
+    extents: &[Extent],
+    wanted: &BTreeSet<u32>,
+) -> Vec<BTreeMap<u32, bool>> {
+    let max_end = running_max_end(&fp.blocks);
+    extents
+        .iter()
+        .map(|e| {
+            let mut lines: BTreeMap<u32, bool> = BTreeMap::new();
+            for b in overlapping(&fp.blocks, &max_end, e) {
+                for &l in wanted.range(b.start_line..=b.end_line) {
+                    *lines.entry(l).or_insert(false) |= b.count > 0;
+                }
+            }
+            lines
+        })
+        .collect()
+}
+
+/// Statement lines among `wanted`: lines a code token of some block is on, and whether a block
+/// owning a token on that line ran. A token belongs to the innermost block containing its start.
+fn statement_lines(
+    fp: &FileProfile,
+    tokens: &[CodeToken],
+    wanted: &BTreeSet<u32>,
+) -> BTreeMap<u32, bool> {
+    let max_end = running_max_end(&fp.blocks);
+    let mut out: BTreeMap<u32, bool> = BTreeMap::new();
+    for t in tokens {
+        if wanted.range(t.line..=t.end_line).next().is_none() {
+            continue;
+        }
+        let Some(b) = innermost(&fp.blocks, &max_end, (t.line, t.col)) else {
+            continue;
+        };
+        for &l in wanted.range(t.line..=t.end_line.min(b.end_line)) {
+            *out.entry(l).or_insert(false) |= b.count > 0;
+        }
+    }
+    out
+}
+
+/// The block with the latest start among those containing `pos` (blocks only nest for function
+/// literals, whose blocks start after the enclosing one's start).
+fn innermost<'b>(
+    blocks: &'b [Block],
+    max_end: &[(u32, u32)],
+    pos: (u32, u32),
+) -> Option<&'b Block> {
+    let upto = blocks.partition_point(|b| (b.start_line, b.start_col) <= pos);
+    for j in (0..upto).rev() {
+        if max_end[j] <= pos {
+            return None; // no block at or before j reaches pos
+        }
+        let b = &blocks[j];
+        if (b.end_line, b.end_col) > pos {
+            return Some(b);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Mode;
+
+    fn block(sl: u32, sc: u32, el: u32, ec: u32, n: u32, c: u64) -> Block {
+        Block {
+            start_line: sl,
+            start_col: sc,
+            end_line: el,
+            end_col: ec,
+            num_stmt: n,
+            count: c,
+        }
+    }
+
+    fn located(path: &str, dir: &str) -> Option<Located> {
+        Some(Located {
+            path: path.into(),
+            module_dir: Some(dir.into()),
+        })
+    }
+
+    fn changed(path: &str, added: &[u32]) -> ChangedFile {
+        ChangedFile {
+            path: path.into(),
+            old_path: None,
+            added: added.to_vec(),
+        }
+    }
+
+    const SRC: &str = "package p
+
+// F does things.
+func F(x int) int {
+\tif x > 0 {
+\t\t// positive
+
+\t\treturn 1
+\t}
+\treturn 0
+}
+
+var G = func() {
+\tprintln()
+}
+
+var H = func() int { return 2 }()
+";
+
+    fn profile() -> Profile {
+        Profile {
+            mode: Mode::Set,
+            files: vec![FileProfile {
+                name: "m/p/a.go".into(),
+                blocks: vec![
+                    block(4, 19, 5, 11, 1, 1),
+                    block(5, 11, 9, 3, 1, 0),
+                    block(10, 2, 10, 10, 1, 1),
+                    block(13, 16, 15, 2, 1, 0),
+                    block(17, 20, 17, 30, 1, 1),
+                ],
+            }],
+        }
+    }
+
+    fn run(rule: LineRule, changes: &[ChangedFile], policy: UnmeasuredPolicy) -> DiffCoverage {
+        let p = profile();
+        let loc = vec![located("p/a.go", "")];
+        let input = DiffInput {
+            profile: &p,
+            located: &loc,
+            changes,
+        };
+        let texts = vec![Some(SRC.as_bytes().to_vec())];
+        compute(
+            &input,
+            &texts,
+            &DiffOptions {
+                lines: rule,
+                unmeasured: policy,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn diff_cover_rule_lists_every_block_line() {
+        let all: Vec<u32> = (1..=18).collect();
+        let d = run(
+            LineRule::DiffCover,
+            &[changed("p/a.go", &all), changed("README", &[1, 2])],
+            UnmeasuredPolicy::List,
+        );
+        assert_eq!(d.files.len(), 1);
+        // Blocks of F span 4..=10 (comment and blank lines included); G's literal 13..=15;
+        // H's called literal is not a method.
+        assert_eq!(d.files[0].measured, [4, 5, 6, 7, 8, 9, 10, 13, 14, 15]);
+        // Line 5 is in a covered and an uncovered block of the same method: covered.
+        assert_eq!(d.files[0].violations, [6, 7, 8, 9, 13, 14, 15]);
+        assert_eq!(d.num_changed_lines, 20);
+        assert_eq!(d.total_percent(), 30);
+    }
+
+    #[test]
+    fn statements_rule_skips_comments_blanks_and_braces() {
+        let all: Vec<u32> = (1..=18).collect();
+        let d = run(
+            LineRule::Statements,
+            &[changed("p/a.go", &all)],
+            UnmeasuredPolicy::List,
+        );
+        // Line 4 holds only the block's `{`; 6, 7, 9, 11, 13 and 15 hold a comment, nothing, or
+        // braces; on 17 only `return 2` is in a block.
+        assert_eq!(d.files[0].measured, [5, 8, 10, 14, 17]);
+        assert_eq!(d.files[0].violations, [8, 14]);
+    }
+
+    #[test]
+    fn unmeasured_files_are_listed_and_optionally_counted() {
+        let changes = [
+            changed("p/a.go", &[10]),
+            changed("p/new.go", &[1, 2, 3]),
+            changed("p/new_test.go", &[1]),
+            changed("p/testdata/x.go", &[1]),
+            changed("p/gone.go", &[]),
+        ];
+        let d = run(LineRule::DiffCover, &changes, UnmeasuredPolicy::List);
+        assert_eq!(
+            d.unmeasured,
+            [UnmeasuredFile {
+                path: "p/new.go".into(),
+                changed_lines: 3
+            }]
+        );
+        assert_eq!(
+            (d.total_lines(), d.total_violations(), d.total_percent()),
+            (1, 0, 100)
+        );
+        let d = run(LineRule::DiffCover, &changes, UnmeasuredPolicy::Count);
+        assert_eq!(
+            (d.total_lines(), d.total_violations(), d.total_percent()),
+            (4, 3, 25)
+        );
+        assert!(d.meets(25.0));
+        assert!(!d.meets(25.5));
+    }
+
+    #[test]
+    fn a_line_uncovered_in_one_method_is_a_violation() {
+        // Two one-line functions on the same line: diff-cover sees two entries for line 3.
+        let src = "package p\n\nfunc A() { a() }; func B() { b() }\n";
+        let p = Profile {
+            mode: Mode::Set,
+            files: vec![FileProfile {
+                name: "m/a.go".into(),
+                blocks: vec![block(3, 10, 3, 17, 1, 1), block(3, 28, 3, 35, 1, 0)],
+            }],
+        };
+        let loc = vec![located("a.go", "")];
+        let changes = [changed("a.go", &[3])];
+        let input = DiffInput {
+            profile: &p,
+            located: &loc,
+            changes: &changes,
+        };
+        let opts = DiffOptions {
+            lines: LineRule::DiffCover,
+            unmeasured: UnmeasuredPolicy::List,
+        };
+        let d = compute(&input, &[Some(src.as_bytes().to_vec())], &opts).unwrap();
+        assert_eq!(d.files[0].violations, [3]);
+    }
+
+    #[test]
+    fn classes_match_through_every_module_root() {
+        // Two modules with a same-named file: diff-cover joins every <source> with every class
+        // file name, so a change to b/x.go also picks up a/x.go's lines.
+        let src = "package p\n\nfunc F() {\n\tf()\n}\n";
+        let p = Profile {
+            mode: Mode::Set,
+            files: vec![
+                FileProfile {
+                    name: "ma/x.go".into(),
+                    blocks: vec![block(3, 10, 5, 2, 1, 0)],
+                },
+                FileProfile {
+                    name: "mb/x.go".into(),
+                    blocks: vec![block(3, 10, 4, 5, 1, 1)],
+                },
+            ],
+        };
+        let loc = vec![located("a/x.go", "a"), located("b/x.go", "b")];
+        let changes = [changed("b/x.go", &[4, 5])];
+        let input = DiffInput {
+            profile: &p,
+            located: &loc,
+            changes: &changes,
+        };
+        assert_eq!(input.needed(LineRule::DiffCover), [0, 1]);
+        assert_eq!(input.needed(LineRule::Statements), [1]);
+        let texts = vec![Some(src.as_bytes().to_vec()), Some(src.as_bytes().to_vec())];
+        let opts = DiffOptions {
+            lines: LineRule::DiffCover,
+            unmeasured: UnmeasuredPolicy::List,
+        };
+        let d = compute(&input, &texts, &opts).unwrap();
+        assert_eq!(d.files[0].measured, [4, 5]);
+        assert_eq!(d.files[0].violations, [4, 5]);
+    }
+
+    #[test]
+    fn percent_matches_python_arithmetic() {
+        let f = FileDiff {
+            path: "x".into(),
+            measured: vec![1, 2, 3],
+            violations: vec![1],
+        };
+        assert_eq!(f.percent(), 66.66666666666667);
+        assert_eq!(f.covered(), [2, 3]);
+    }
+
+    #[test]
+    fn innermost_block_wins_for_literals() {
+        // An outer block enclosing a func literal's body block.
+        let blocks = vec![
+            block(1, 1, 10, 1, 2, 1),
+            block(3, 5, 5, 2, 1, 0),
+            block(7, 1, 8, 1, 1, 1),
+        ];
+        let max_end = running_max_end(&blocks);
+        assert_eq!(
+            innermost(&blocks, &max_end, (4, 1)).map(|b| b.count),
+            Some(0)
+        );
+        assert_eq!(
+            innermost(&blocks, &max_end, (6, 1)).map(|b| b.count),
+            Some(1)
+        );
+        assert_eq!(innermost(&blocks, &max_end, (12, 1)), None);
+    }
+}

@@ -1,0 +1,426 @@
+//! What a change added: the merge-base of a base revision and a head commit, and the lines the
+//! head adds relative to it, read from git objects with libgit2 (no work tree, no `git` process).
+//!
+//! The diff is the one `git diff -U0 BASE...HEAD` prints with git's defaults: zero context,
+//! indent heuristic, renames found as git finds them ([`super::renames`]), binary files (a NUL
+//! in the first 8000 bytes of either side) and deleted files adding no lines, a submodule
+//! change one line. The work tree's .gitattributes are not consulted.
+
+use std::collections::HashMap;
+
+use git2::{Delta, DiffOptions, FileMode, Oid, Patch, Repository};
+use rayon::prelude::*;
+
+use super::renames::{Side, Which, find_renames};
+use crate::report::diff::ChangedFile;
+
+/// Why the changed lines could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangesError {
+    /// A revision that does not name a commit.
+    #[error("revision {rev:?} does not name a commit: {source}")]
+    Revision {
+        /// The revision given.
+        rev: String,
+        /// git's reason.
+        source: git2::Error,
+    },
+    /// The two commits share no history.
+    #[error("{base:?} and {head:?} have no merge base: {source}")]
+    NoMergeBase {
+        /// The base revision.
+        base: String,
+        /// The head revision.
+        head: String,
+        /// git's reason.
+        source: git2::Error,
+    },
+    /// Computing the diff failed (a corrupt or partial repository).
+    #[error("diffing {from}..{to}: {source}")]
+    Diff {
+        /// The merge-base commit.
+        from: String,
+        /// The head commit.
+        to: String,
+        /// git's reason.
+        source: git2::Error,
+    },
+}
+
+/// How added lines are numbered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbering {
+    /// The line numbers in the new file.
+    Exact,
+    /// As diff-cover 11 parses `git diff`: a `\ No newline at end of file` marker inside a hunk
+    /// advances its counter, so the added lines after such a marker are numbered one too high.
+    DiffCover,
+}
+
+/// The changed lines of a head commit relative to its merge-base with a base revision.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    /// The base commit (full hex id) the revision named.
+    pub base: String,
+    /// The merge-base of base and head (full hex id): what the head is compared with.
+    pub merge_base: String,
+    /// The head commit (full hex id).
+    pub head: String,
+    /// Files with an added, modified or renamed version at head, sorted by path; deleted files
+    /// are left out. Files whose change adds no line (pure deletions, renames, binaries) are
+    /// listed with no lines.
+    pub files: Vec<ChangedFile>,
+    /// The head's content of each changed `.go` file, read for the diff anyway: callers need
+    /// not read it again.
+    pub go_contents: HashMap<String, Vec<u8>>,
+}
+
+fn commit_of(repo: &Repository, rev: &str) -> Result<Oid, ChangesError> {
+    repo.revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id())
+        .map_err(|source| ChangesError::Revision {
+            rev: rev.to_string(),
+            source,
+        })
+}
+
+/// One file of the head whose added lines are wanted.
+struct Job {
+    path: String,
+    /// The version it is compared with: the same path's, or a rename's source.
+    old: Option<(Oid, String)>,
+    new: Oid,
+    new_mode: FileMode,
+}
+
+/// Computes the lines `head_rev` adds since its merge-base with `base_rev`.
+pub fn changed_lines(
+    repo: &Repository,
+    base_rev: &str,
+    head_rev: &str,
+    numbering: Numbering,
+) -> Result<Changes, ChangesError> {
+    let base = commit_of(repo, base_rev)?;
+    let head = commit_of(repo, head_rev)?;
+    let merge_base = repo
+        .merge_base(base, head)
+        .map_err(|source| ChangesError::NoMergeBase {
+            base: base_rev.to_string(),
+            head: head_rev.to_string(),
+            source,
+        })?;
+    let diff_err = |source| ChangesError::Diff {
+        from: merge_base.to_string(),
+        to: head.to_string(),
+        source,
+    };
+    let gitdir = repo.path().to_path_buf();
+    let jobs =
+        jobs(&objects_only(&gitdir).map_err(diff_err)?, merge_base, head).map_err(diff_err)?;
+    // One repository handle per thread (handles are not shared across threads), each diffing a
+    // contiguous share of the files.
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let added: Vec<Result<Added, git2::Error>> = jobs
+        .par_chunks(chunk)
+        .map(|part| match objects_only(&gitdir) {
+            Ok(r) => part
+                .iter()
+                .map(|job| added_lines(&r, job, numbering))
+                .collect(),
+            Err(e) => vec![Err(e)],
+        })
+        .collect::<Vec<Vec<_>>>()
+        .into_iter()
+        .flatten()
+        .collect();
+    if added.len() != jobs.len() {
+        // A handle could not be opened: report its error.
+        if let Some(Err(e)) = added.into_iter().find(Result::is_err) {
+            return Err(diff_err(e));
+        }
+        return Err(diff_err(git2::Error::from_str(
+            "internal: diff results misaligned",
+        )));
+    }
+    let mut files = Vec::with_capacity(jobs.len());
+    let mut go_contents = HashMap::new();
+    for (job, added) in jobs.into_iter().zip(added) {
+        let (added, content) = added.map_err(diff_err)?;
+        if let Some(content) = content {
+            go_contents.insert(job.path.clone(), content);
+        }
+        files.push(ChangedFile {
+            path: job.path,
+            old_path: job.old.map(|(_, p)| p),
+            added,
+        });
+    }
+    // Renamed files keep the old path only when it differs.
+    for f in &mut files {
+        if f.old_path.as_deref() == Some(f.path.as_str()) {
+            f.old_path = None;
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Changes {
+        base: base.to_string(),
+        merge_base: merge_base.to_string(),
+        head: head.to_string(),
+        files,
+        go_contents,
+    })
+}
+
+/// A handle on the repository's objects only: bare (with a work tree, libgit2 looks up
+/// .gitattributes in it for every file) and with an empty in-memory index (libgit2 would read the
+/// index file to look up attributes in it).
+fn objects_only(gitdir: &std::path::Path) -> Result<Repository, git2::Error> {
+    let repo = Repository::open_bare(gitdir)?;
+    repo.set_index(&mut git2::Index::new()?)?;
+    Ok(repo)
+}
+
+/// The files to diff: every added, modified or type-changed file of the head, each with the
+/// version it is compared with (renames resolved as git does).
+fn jobs(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<Job>, git2::Error> {
+    let old_tree = repo.find_commit(from)?.tree()?;
+    let new_tree = repo.find_commit(to)?.tree()?;
+    let mut opts = DiffOptions::new();
+    // A type change stays one entry, as git keeps it out of rename detection.
+    opts.include_typechange(true);
+    let diff = repo.diff_tree_to_tree(Some(&old_tree), Some(&new_tree), Some(&mut opts))?;
+    let path_of = |f: &git2::DiffFile<'_>| {
+        f.path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut deleted = Vec::new();
+    let mut added = Vec::new();
+    let mut jobs = Vec::new();
+    for d in diff.deltas() {
+        let (old, new) = (d.old_file(), d.new_file());
+        match d.status() {
+            Delta::Deleted => deleted.push((path_of(&old), old.id(), old.mode())),
+            Delta::Added => added.push((path_of(&new), new.id(), new.mode())),
+            Delta::Modified => jobs.push(Job {
+                path: path_of(&new),
+                old: Some((old.id(), path_of(&old))),
+                new: new.id(),
+                new_mode: new.mode(),
+            }),
+            // git shows a type change as the old file deleted and the new one created.
+            Delta::Typechange => jobs.push(Job {
+                path: path_of(&new),
+                old: None,
+                new: new.id(),
+                new_mode: new.mode(),
+            }),
+            _ => {}
+        }
+    }
+    // git's queue order: by path, bytewise.
+    deleted.sort_by(|a, b| a.0.cmp(&b.0));
+    added.sort_by(|a, b| a.0.cmp(&b.0));
+    let renamed_from = renames(repo, &deleted, &added)?;
+    for (i, (path, id, mode)) in added.into_iter().enumerate() {
+        jobs.push(Job {
+            path,
+            old: renamed_from
+                .get(&i)
+                .map(|&s| (deleted[s].1, deleted[s].0.clone())),
+            new: id,
+            new_mode: mode,
+        });
+    }
+    Ok(jobs)
+}
+
+/// For each added file (by index) that git would call a rename: the deleted file (by index).
+fn renames(
+    repo: &Repository,
+    deleted: &[(String, Oid, FileMode)],
+    added: &[(String, Oid, FileMode)],
+) -> Result<HashMap<usize, usize>, git2::Error> {
+    if deleted.is_empty() || added.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // Sizes from the object headers; contents only for the pairs git would compare.
+    let odb = repo.odb()?;
+    let size = |(_, id, mode): &(String, Oid, FileMode)| -> Result<usize, git2::Error> {
+        if *mode == FileMode::Commit {
+            // A submodule entry has no blob (and is never similar to anything).
+            return Ok(0);
+        }
+        odb.read_header(*id).map(|(n, _)| n)
+    };
+    let src_sizes = deleted.iter().map(size).collect::<Result<Vec<_>, _>>()?;
+    let dst_sizes = added.iter().map(size).collect::<Result<Vec<_>, _>>()?;
+    let srcs: Vec<Side<'_>> = deleted.iter().zip(src_sizes).map(side).collect();
+    let dsts: Vec<Side<'_>> = added.iter().zip(dst_sizes).map(side).collect();
+    let mut error = None;
+    let mut load = |which: Which, i: usize| {
+        let id = match which {
+            Which::Source => deleted[i].1,
+            Which::Destination => added[i].1,
+        };
+        match repo.find_blob(id) {
+            Ok(b) => b.content().to_vec(),
+            Err(e) => {
+                error.get_or_insert(e);
+                Vec::new()
+            }
+        }
+    };
+    let pairs = find_renames(&srcs, &dsts, &mut load);
+    if let Some(e) = error {
+        return Err(e);
+    }
+    Ok(pairs.into_iter().map(|(s, d)| (d, s)).collect())
+}
+
+fn side<'a>(((path, id, mode), size): (&'a (String, Oid, FileMode), usize)) -> Side<'a> {
+    Side {
+        path: path.as_str(),
+        oid: id.as_bytes(),
+        mode: u32::from(*mode),
+        size,
+    }
+}
+
+/// git's `trim_common_tail` (xdiff-interface.c), which `git diff` applies before diffing when
+/// it shows no context: identical 1024-byte blocks at the end of both sides are cut off, but for
+/// the part up to the first line end in them. It changes which of several equally short diffs
+/// xdiff picks, so the added lines match git's only with it.
+fn trim_common_tail<'a>(a: &'a [u8], b: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+    const BLOCK: usize = 1024;
+    let smaller = a.len().min(b.len());
+    let mut trimmed = 0;
+    while BLOCK + trimmed <= smaller
+        && a[a.len() - trimmed - BLOCK..a.len() - trimmed]
+            == b[b.len() - trimmed - BLOCK..b.len() - trimmed]
+    {
+        trimmed += BLOCK;
+    }
+    let start = a.len() - trimmed;
+    let mut recovered = 0;
+    while recovered < trimmed {
+        recovered += 1;
+        if a[start + recovered - 1] == b'\n' {
+            break;
+        }
+    }
+    let cut = trimmed - recovered;
+    (&a[..a.len() - cut], &b[..b.len() - cut])
+}
+
+/// git's binary test: a NUL byte in the first 8000 bytes.
+fn is_binary(content: &[u8]) -> bool {
+    content.iter().take(8000).any(|&b| b == 0)
+}
+
+/// Added lines (sorted, unique) and, for a `.go` file, its content.
+type Added = (Vec<u32>, Option<Vec<u8>>);
+
+fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Added, git2::Error> {
+    if job.new_mode == FileMode::Commit {
+        // git prints a submodule change as one `+Subproject commit ...` line.
+        return Ok((vec![1], None));
+    }
+    let new_blob = repo.find_blob(job.new)?;
+    let content = job
+        .path
+        .ends_with(".go")
+        .then(|| new_blob.content().to_vec());
+    let lines = lines_added(repo, job, &new_blob, numbering)?;
+    Ok((lines, content))
+}
+
+/// The added lines of one file, sorted and unique.
+fn lines_added(
+    repo: &Repository,
+    job: &Job,
+    new_blob: &git2::Blob<'_>,
+    numbering: Numbering,
+) -> Result<Vec<u32>, git2::Error> {
+    let old_blob = match &job.old {
+        Some((id, _)) => match repo.find_blob(*id) {
+            Ok(b) => Some(b),
+            // The old side was a submodule: compare with nothing.
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let new = new_blob.content();
+    let old = old_blob.as_ref().map(|b| b.content()).unwrap_or_default();
+    if is_binary(old) || is_binary(new) {
+        return Ok(Vec::new());
+    }
+    let Some(old_blob) = old_blob.as_ref() else {
+        // A new file: every line is added (a final line without newline too).
+        let lines = new.iter().filter(|&&b| b == b'\n').count()
+            + usize::from(new.last().is_some_and(|&b| b != b'\n'));
+        return Ok((1..=u32::try_from(lines).unwrap_or(u32::MAX)).collect());
+    };
+    let mut opts = DiffOptions::new();
+    opts.context_lines(0)
+        .interhunk_lines(0)
+        .indent_heuristic(true)
+        .force_text(true);
+    let (old_t, new_t) = trim_common_tail(old, new);
+    let patch = if old_t.len() == old.len() {
+        // From the blobs, whose ids are known (from buffers, libgit2 hashes both), and with
+        // empty paths: a path only serves to look up a diff driver in .gitattributes (for no
+        // path libgit2 makes one up and still looks).
+        let none = Some(std::path::Path::new(""));
+        Patch::from_blobs(old_blob, none, new_blob, none, Some(&mut opts))?
+    } else {
+        Patch::from_buffers(old_t, None, new_t, None, Some(&mut opts))?
+    };
+    let mut out = Vec::new();
+    for h in 0..patch.num_hunks() {
+        let (hunk, n) = patch.hunk(h)?;
+        let mut next = hunk.new_start();
+        for l in 0..n {
+            let line = patch.line_in_hunk(h, l)?;
+            match line.origin() {
+                '+' => {
+                    out.push(match numbering {
+                        Numbering::Exact => line.new_lineno().unwrap_or(next),
+                        Numbering::DiffCover => next,
+                    });
+                    next += 1;
+                }
+                '-' => {}
+                // Context and the end-of-file markers: diff-cover counts every such line.
+                _ => next += 1,
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_common_tail;
+
+    #[test]
+    fn trims_whole_blocks_and_keeps_up_to_a_line_end() {
+        let tail: Vec<u8> = b"x\n".repeat(1024);
+        let a = [b"old\n".as_slice(), &tail].concat();
+        let b = [b"new\nnew\n".as_slice(), &tail].concat();
+        let (ta, tb) = trim_common_tail(&a, &b);
+        // Two 1024-byte blocks are identical; the cut keeps their first line ("x\n").
+        assert_eq!(ta, [b"old\n".as_slice(), b"x\n"].concat());
+        assert_eq!(tb, [b"new\nnew\n".as_slice(), b"x\n"].concat());
+        let short = b"a\nb\n";
+        assert_eq!(
+            trim_common_tail(short, short),
+            (short.as_slice(), short.as_slice())
+        );
+    }
+}
