@@ -90,6 +90,11 @@ prepare() {
 }
 
 [ -f "$work/.complete" ] || prepare
+# Packed, as a clone is: both sides read the same objects either way, but thousands of loose
+# objects make every read a file open.
+if [ "$(cd "$repo" && git count-objects | cut -d' ' -f1)" != 0 ]; then
+  (cd "$repo" && git gc -q)
+fi
 if [ -n "$(cd "$repo" && git status --porcelain)" ]; then
   echo "bench-diff: $repo has local changes; remove $work to prepare it again" >&2
   exit 1

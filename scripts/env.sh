@@ -7,6 +7,10 @@ mkdir -p "$cache"
 # Go tools (goc v1, gocover-cobertura, gocovmerge), pinned in tools/*/go.mod.
 eval "$("$root/scripts/install-tools.sh")"
 
+# kube-apiserver, etcd and helm for the controller and chart tests, pinned in tools/kube and
+# tools/helm (kubectl must be installed).
+eval "$("$root/scripts/install-kube.sh")"
+
 # diff-cover, pinned, in a virtualenv keyed on requirements.
 req="$root/tools/requirements.txt"
 venv="$cache/venv-$(sha256sum "$req" | cut -c1-16)"
@@ -18,6 +22,16 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 export PATH="$venv/bin:$PATH"
+
+# Headless Chromium for the portal test (tests/e2e_portal.rs). Installed here only as root or in
+# CI; elsewhere the test fails and says it is missing.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y chromium >&2 || { apt-get update >&2 && apt-get install -y chromium >&2; }
+  elif [ "${CI:-}" = "true" ]; then
+    sudo apt-get install -y chromium >&2 || { sudo apt-get update >&2 && sudo apt-get install -y chromium >&2; }
+  fi
+fi
 
 # Rust build cache keyed on Cargo.lock (CI starts from a clean clone).
 if [ -z "${CARGO_TARGET_DIR:-}" ] && [ "${CI:-}" = "true" ]; then

@@ -1,6 +1,7 @@
 //! The HTTP API and portal (axum). Reads are served from files already built; the only
 //! writes are sync triggers, which go through the collector.
 
+mod cache;
 mod openapi;
 mod portal;
 mod summary;
@@ -19,6 +20,7 @@ use crate::collector::{Collector, CollectorError, NameEntry};
 use crate::store::ReportKind;
 use crate::target::validate_path_segment;
 
+pub use cache::FileCache;
 pub use summary::{Detail, Summary};
 
 /// Shared state of the HTTP handlers.
@@ -31,6 +33,8 @@ pub struct ApiState {
     pub write_token: Option<String>,
     /// False on a replica that is not the leader: write endpoints answer 503.
     pub writable: Arc<AtomicBool>,
+    /// Report and profile files in memory.
+    pub files: FileCache,
 }
 
 /// Builds the router.
@@ -174,7 +178,7 @@ async fn serve_file(
         .store()
         .report_path(&entry.parts, kind)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-    match tokio::fs::read(&path).await {
+    match st.files.read(&path).await {
         Ok(bytes) => Ok((
             [(
                 header::CONTENT_TYPE,
@@ -256,7 +260,7 @@ async fn profile(
         Some(n) => store.history_path(&e.parts, n),
     }
     .map_err(|err| ApiError(StatusCode::BAD_REQUEST, err.to_string()))?;
-    match tokio::fs::read(&path).await {
+    match st.files.read(&path).await {
         Ok(bytes) => {
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
         }

@@ -410,9 +410,8 @@ pub fn compute(
     })
 }
 
-/// The package-level `var f = func() {...}` literals of a file. Only text outside function
-/// declarations can hold them, so the declarations are blanked out (newlines kept, so positions
-/// stay) and the rest is scanned.
+/// The package-level `var f = func() {...}` literals of a file: a scan of the text outside the
+/// function declarations.
 fn var_func_literals(text: &[u8], funcs: &[FuncDecl]) -> Vec<Extent> {
     let mut line_starts = vec![0usize];
     line_starts.extend(
@@ -428,19 +427,16 @@ fn var_func_literals(text: &[u8], funcs: &[FuncDecl]) -> Vec<Extent> {
             .unwrap_or(text.len());
         (start + col.saturating_sub(1) as usize).min(text.len())
     };
-    let mut rest = text.to_vec();
-    for f in funcs {
-        let (a, b) = (
-            offset(f.extent.start_line, f.extent.start_col),
-            offset(f.extent.end_line, f.extent.end_col),
-        );
-        for byte in rest.get_mut(a..b).unwrap_or_default() {
-            if *byte != b'\n' {
-                *byte = b' ';
-            }
-        }
-    }
-    super::varfuncs::scan(&rest)
+    let skip: Vec<(usize, usize)> = funcs
+        .iter()
+        .map(|f| {
+            (
+                offset(f.extent.start_line, f.extent.start_col),
+                offset(f.extent.end_line, f.extent.end_col),
+            )
+        })
+        .collect();
+    super::varfuncs::scan(text, &skip)
 }
 
 /// gocover-cobertura's methods: for each extent, the wanted lines that some overlapping block

@@ -2,8 +2,9 @@
 //! that are directly a value of a top-level `var` spec, as gocover-cobertura v1.5.0 reports them
 //! (a go/ast `ValueSpec` value that is a `FuncLit`: not `func() {...}()`, not `(func() {...})`).
 //!
-//! The caller blanks out the function declarations first (see [`super::diff`]), so only
-//! package, import, type, const and var declarations are left. The scan knows Go's lexical
+//! The caller gives the byte ranges of the function declarations, which the scan jumps over as
+//! if they were blank, so only package, import, type, const and var declarations are read. The
+//! scan knows Go's lexical
 //! structure only: comments, string, raw string and rune literals, brackets and semicolon
 //! insertion at newlines. Positions are go/token's (1-based lines and byte columns).
 
@@ -36,6 +37,9 @@ struct Token {
 
 struct Lexer<'a> {
     src: &'a [u8],
+    /// Byte ranges read as blank, sorted; `skip[next_skip..]` are still ahead.
+    skip: &'a [(usize, usize)],
+    next_skip: usize,
     pos: usize,
     line: u32,
     line_start: usize,
@@ -77,9 +81,11 @@ fn is_ident_byte(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    fn new(src: &'a [u8]) -> Lexer<'a> {
+    fn new(src: &'a [u8], skip: &'a [(usize, usize)]) -> Lexer<'a> {
         Lexer {
             src,
+            skip,
+            next_skip: 0,
             pos: 0,
             line: 1,
             line_start: 0,
@@ -121,8 +127,26 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Jumps over a skipped range starting here (counting its lines).
+    fn jump(&mut self) {
+        while let Some(&(a, b)) = self.skip.get(self.next_skip) {
+            if self.pos < a {
+                return;
+            }
+            let end = b.min(self.src.len()).max(self.pos);
+            for i in self.pos..end {
+                if self.src[i] == b'\n' {
+                    self.newline(i);
+                }
+            }
+            self.pos = end;
+            self.next_skip += 1;
+        }
+    }
+
     fn next(&mut self) -> Token {
         loop {
+            self.jump();
             let start = self.pos;
             let (line, line_start) = (self.line, self.line_start);
             let Some(&b) = self.src.get(start) else {
@@ -249,8 +273,9 @@ impl<'a> Lexer<'a> {
 }
 
 /// The extents of the function literals that are directly a value of a top-level `var` spec.
-pub fn scan(src: &[u8]) -> Vec<Extent> {
-    let mut lx = Lexer::new(src);
+/// `skip` holds the byte ranges of the function declarations, sorted.
+pub fn scan(src: &[u8], skip: &[(usize, usize)]) -> Vec<Extent> {
+    let mut lx = Lexer::new(src, skip);
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut decl_start = true;
@@ -395,7 +420,7 @@ mod tests {
     use crate::syntax::GoParser;
 
     fn lines_cols(src: &str) -> Vec<(u32, u32, u32, u32)> {
-        scan(src.as_bytes())
+        scan(src.as_bytes(), &[])
             .iter()
             .map(|e| (e.start_line, e.start_col, e.end_line, e.end_col))
             .collect()

@@ -1,0 +1,3 @@
+module goc-adapter/tools/agentsim
+
+go 1.22
