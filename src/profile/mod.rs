@@ -77,6 +77,25 @@ pub struct Block {
 }
 
 impl Block {
+    /// A block from its six numbers, in the order the profile text writes them.
+    pub const fn new(
+        start_line: u32,
+        start_col: u32,
+        end_line: u32,
+        end_col: u32,
+        num_stmt: u32,
+        count: u64,
+    ) -> Block {
+        Block {
+            start_line,
+            start_col,
+            end_line,
+            end_col,
+            num_stmt,
+            count,
+        }
+    }
+
     /// The four coordinates, which identify a block within its file.
     pub fn range(&self) -> (u32, u32, u32, u32) {
         (self.start_line, self.start_col, self.end_line, self.end_col)

@@ -510,14 +510,7 @@ mod tests {
     use crate::profile::Mode;
 
     fn block(sl: u32, sc: u32, el: u32, ec: u32, n: u32, c: u64) -> Block {
-        Block {
-            start_line: sl,
-            start_col: sc,
-            end_line: el,
-            end_col: ec,
-            num_stmt: n,
-            count: c,
-        }
+        Block::new(sl, sc, el, ec, n, c)
     }
 
     fn located(path: &str, dir: &str) -> Option<Located> {

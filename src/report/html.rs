@@ -495,14 +495,7 @@ mod tests {
     use crate::report::FileCoverage;
 
     fn block(sl: u32, sc: u32, el: u32, ec: u32, n: u32, c: u64) -> Block {
-        Block {
-            start_line: sl,
-            start_col: sc,
-            end_line: el,
-            end_col: ec,
-            num_stmt: n,
-            count: c,
-        }
+        Block::new(sl, sc, el, ec, n, c)
     }
 
     /// What [`render_with`] takes.
