@@ -490,6 +490,11 @@ fn base_branch_moved_on_counts_only_the_change_since_the_merge_base() {
     assert_eq!(direct["merge_base"], merge_base.as_str());
     // And diff-cover agrees.
     s.compare("shop, base moved on", &[&s.moddir], "main");
+    // A base that names nothing is an error (exit 2) that says which revision.
+    let out = ours_unchecked(r, "no-such-branch", profile, "text", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"no-such-branch\""), "{stderr}");
 }
 
 #[test]
