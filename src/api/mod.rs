@@ -202,23 +202,39 @@ async fn serve_file(
     }
 }
 
+/// Maps `?format=` (default `html`) to a report kind, or a 400 naming the choices.
+fn pick_format(
+    given: Option<&str>,
+    choices: &[(&str, ReportKind)],
+) -> Result<ReportKind, ApiError> {
+    let want = given.unwrap_or("html");
+    choices
+        .iter()
+        .find(|(name, _)| *name == want)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("format {want:?}: want one of {}", names.join(", ")),
+            )
+        })
+}
+
 async fn report(
     State(st): State<Arc<ApiState>>,
     Path(name): Path<String>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
     let e = lookup(&st, &name)?;
-    let kind = match q.format.as_deref().unwrap_or("html") {
-        "func" => ReportKind::Func,
-        "html" => ReportKind::Html,
-        "json" => ReportKind::Json,
-        other => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("format {other:?}: want func, html or json"),
-            ));
-        }
-    };
+    let kind = pick_format(
+        q.format.as_deref(),
+        &[
+            ("func", ReportKind::Func),
+            ("html", ReportKind::Html),
+            ("json", ReportKind::Json),
+        ],
+    )?;
     serve_file(&st, &e, kind).await
 }
 
@@ -228,18 +244,15 @@ async fn diff(
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
     let e = lookup(&st, &name)?;
-    let kind = match q.format.as_deref().unwrap_or("html") {
-        "text" => ReportKind::DiffText,
-        "json" => ReportKind::DiffJson,
-        "html" => ReportKind::DiffHtml,
-        "markdown" => ReportKind::DiffMarkdown,
-        other => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("format {other:?}: want text, json, html or markdown"),
-            ));
-        }
-    };
+    let kind = pick_format(
+        q.format.as_deref(),
+        &[
+            ("text", ReportKind::DiffText),
+            ("json", ReportKind::DiffJson),
+            ("html", ReportKind::DiffHtml),
+            ("markdown", ReportKind::DiffMarkdown),
+        ],
+    )?;
     serve_file(&st, &e, kind).await
 }
 

@@ -135,7 +135,13 @@ fn func_decl<'a>(lx: &mut Lexer<'a>) -> Option<(&'a [u8], usize)> {
 /// Identifiers and the keywords `break`, `continue`, `fallthrough`, `return` end a statement at
 /// a newline; other keywords do not.
 fn ident_ends_stmt(text: &[u8]) -> bool {
-    !matches!(
+    !is_keyword_continuing(text)
+}
+
+/// Keywords after which a newline inserts no semicolon (all but `break`, `continue`,
+/// `fallthrough` and `return`).
+pub(super) fn is_keyword_continuing(text: &[u8]) -> bool {
+    matches!(
         text,
         b"case"
             | b"chan"

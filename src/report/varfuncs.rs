@@ -47,35 +47,6 @@ struct Lexer<'a> {
     ends_stmt: bool,
 }
 
-/// Keywords after which a newline inserts no semicolon (all but `break`, `continue`,
-/// `fallthrough` and `return`).
-fn is_keyword_continuing(word: &[u8]) -> bool {
-    matches!(
-        word,
-        b"case"
-            | b"chan"
-            | b"const"
-            | b"default"
-            | b"defer"
-            | b"else"
-            | b"for"
-            | b"func"
-            | b"go"
-            | b"goto"
-            | b"if"
-            | b"import"
-            | b"interface"
-            | b"map"
-            | b"package"
-            | b"range"
-            | b"select"
-            | b"struct"
-            | b"switch"
-            | b"type"
-            | b"var"
-    )
-}
-
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
@@ -104,7 +75,7 @@ impl<'a> Lexer<'a> {
 
     fn token(&mut self, kind: Kind, start: usize, start_line: u32, line_start: usize) -> Token {
         self.ends_stmt = match kind {
-            Kind::Ident => !is_keyword_continuing(&self.src[start..self.pos]),
+            Kind::Ident => !super::funcdecls::is_keyword_continuing(&self.src[start..self.pos]),
             Kind::Close => true,
             Kind::Other => {
                 // Literals and `++`/`--` end a statement; other operators do not.
