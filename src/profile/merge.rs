@@ -1,6 +1,9 @@
 //! Merging profiles of the same build (replicas, restarts, several test runs).
 
-use std::collections::HashMap;
+// Keys are file names from the input: foldhash (randomly seeded) hashes them several times faster
+// than SipHash.
+use foldhash::HashMap;
+use foldhash::HashMapExt as _;
 
 use super::{Block, FileProfile, Profile, ProfileError, range_text};
 

@@ -1,6 +1,9 @@
 //! Parsing the profile text format, as x/tools' cover.ParseProfiles reads it.
 
-use std::collections::HashMap;
+// Keys are file names from the input: foldhash (randomly seeded) hashes them several times faster
+// than SipHash.
+use foldhash::HashMap;
+use foldhash::HashMapExt as _;
 
 use super::{Block, FileProfile, Mode, Profile, ProfileError, range_text};
 
@@ -30,8 +33,13 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
     let mut files: Vec<(&str, Vec<Block>)> = Vec::new();
     let mut index: HashMap<&[u8], usize> = HashMap::new();
     let mut last: Option<(&[u8], usize)> = None;
-    for (idx, raw) in data.split(|&b| b == b'\n').enumerate() {
-        let lineno = idx + 1;
+    let mut start = 0;
+    let mut lineno = 0;
+    while start < data.len() {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let raw = &data[start..end];
+        start = end + 1;
+        lineno += 1;
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.is_empty() {
             continue;
@@ -40,6 +48,20 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
             mode = Some(parse_mode(input, lineno, line)?);
             continue;
         };
+        // Most lines continue the previous line's file: parse them left to right after the
+        // known name, which gives what the right-to-left split gives whenever it succeeds.
+        if let Some((prev, at)) = last
+            && let Some(mut block) = line
+                .strip_prefix(prev)
+                .and_then(|r| r.strip_prefix(b":"))
+                .and_then(parse_coordinates)
+        {
+            if m == Mode::Set {
+                block.count = u64::from(block.count > 0);
+            }
+            files[at].1.push(block);
+            continue;
+        }
         let bad = |what: &str| ProfileError::BadLine {
             input: input.to_string(),
             line: lineno,
@@ -53,18 +75,14 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
         if m == Mode::Set {
             block.count = u64::from(block.count > 0);
         }
-        let at = match last {
-            Some((prev, at)) if prev == name => at,
-            _ => match index.get(name) {
-                Some(&at) => at,
-                None => {
-                    let text =
-                        std::str::from_utf8(name).map_err(|_| bad("file name is not UTF-8"))?;
-                    files.push((text, Vec::new()));
-                    index.insert(name, files.len() - 1);
-                    files.len() - 1
-                }
-            },
+        let at = match index.get(name) {
+            Some(&at) => at,
+            None => {
+                let text = std::str::from_utf8(name).map_err(|_| bad("file name is not UTF-8"))?;
+                files.push((text, Vec::new()));
+                index.insert(name, files.len() - 1);
+                files.len() - 1
+            }
         };
         last = Some((name, at));
         files[at].1.push(block);
@@ -104,7 +122,14 @@ pub(super) fn normalize_blocks(
     mode: Mode,
     blocks: &mut Vec<Block>,
 ) -> Result<(), ProfileError> {
-    blocks.sort_unstable_by_key(Block::range);
+    // Agents and `go test` write a file's blocks in order; one pass checks that, and only a
+    // profile with repeated or shuffled runs (concatenated outputs) pays for the sort.
+    if !blocks.is_sorted_by_key(Block::range) {
+        blocks.sort_unstable_by_key(Block::range);
+    }
+    if blocks.windows(2).all(|w| w[0].range() != w[1].range()) {
+        return Ok(());
+    }
     let mut out: Vec<Block> = Vec::with_capacity(blocks.len());
     for b in blocks.drain(..) {
         match out.last_mut() {
@@ -154,6 +179,38 @@ fn parse_block(line: &[u8]) -> Result<(&[u8], Block), String> {
         count: number(count, "count")?,
     };
     Ok((name, block))
+}
+
+/// Parses `L0.C0,L1.C1 N C` left to right; `None` on anything else (including numbers that do not
+/// fit), so that the caller falls back to [`parse_block`] and its precise errors.
+fn parse_coordinates(s: &[u8]) -> Option<Block> {
+    let mut at = 0;
+    let mut field = |sep: Option<u8>| -> Option<u64> {
+        let digits = s[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+        // 19 digits always fit in a u64; longer numbers take the slow path.
+        if digits == 0 || digits > 19 {
+            return None;
+        }
+        let v = s[at..at + digits]
+            .iter()
+            .fold(0u64, |v, &b| v * 10 + u64::from(b - b'0'));
+        at += digits;
+        match sep {
+            Some(c) if s.get(at) == Some(&c) => at += 1,
+            None if at == s.len() => {}
+            _ => return None,
+        }
+        Some(v)
+    };
+    let start_line = u32::try_from(field(Some(b'.'))?).ok()?;
+    let start_col = u32::try_from(field(Some(b','))?).ok()?;
+    let end_line = u32::try_from(field(Some(b'.'))?).ok()?;
+    let end_col = u32::try_from(field(Some(b' '))?).ok()?;
+    let num_stmt = u32::try_from(field(Some(b' '))?).ok()?;
+    let count = field(None)?;
+    Some(Block::new(
+        start_line, start_col, end_line, end_col, num_stmt, count,
+    ))
 }
 
 fn split_last<'a>(s: &'a [u8], sep: u8, missing: &str) -> Result<(&'a [u8], &'a [u8]), String> {

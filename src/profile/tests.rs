@@ -280,3 +280,19 @@ fn empty_input_and_blank_lines() {
     let p = parse("x", b"mode: set\r\n\r\na.go:1.1,2.2 1 5\r\n").unwrap();
     assert_eq!(p.files[0].blocks[0].count, 1, "set mode clamps counts");
 }
+
+#[test]
+fn a_name_that_extends_the_previous_name_is_its_own_file() {
+    // The fast path parses after the previous line's name; a longer name with that prefix (Go
+    // splits from the right, so names may hold `:` and digits) must still be read as Go reads it.
+    let text = b"mode: count\na.go:1.2,3.4 1 1\na.go:1.2,3.4 1 2\na.go:7.1,8.2 1 3\n\
+                 a.go:1.2,3.4 5 6:9.1,9.5 2 1\n";
+    let p = parse("x", text).unwrap();
+    let names: Vec<&str> = p.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["a.go", "a.go:1.2,3.4 5 6"]);
+    assert_eq!(
+        p.files[0].blocks,
+        [Block::new(1, 2, 3, 4, 1, 3), Block::new(7, 1, 8, 2, 1, 3)]
+    );
+    assert_eq!(p.files[1].blocks, [Block::new(9, 1, 9, 5, 2, 1)]);
+}

@@ -1,6 +1,7 @@
 //! The normalized profile text and its md5, the change detector.
 
 use std::fmt::Write as _;
+use std::io::Write;
 
 use md5::{Digest, Md5};
 
@@ -11,30 +12,43 @@ impl Profile {
     ///
     /// Agents print files in random order, so only this form is comparable between pulls.
     pub fn to_text(&self) -> String {
-        let mut out = String::with_capacity(16 + self.block_count() * 64);
-        out.push_str("mode: ");
-        out.push_str(self.mode.as_str());
-        out.push('\n');
-        // Hand-formatted: `format!` machinery was a quarter of a merge's time.
+        let mut out = Vec::with_capacity(16 + self.block_count() * 64);
+        // Writing to a Vec cannot fail, and names come from &str while the rest is ASCII.
+        let _ = self.write_text(&mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Writes [`Profile::to_text`] to `w` without building it in memory first.
+    pub fn write_text<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"mode: ")?;
+        w.write_all(self.mode.as_str().as_bytes())?;
+        w.write_all(b"\n")?;
+        // Hand-formatted into one line buffer: `format!` machinery was a quarter of a merge's
+        // time.
+        let mut line = Vec::with_capacity(256);
+        let mut num = itoa::Buffer::new();
         for f in &self.files {
             for b in &f.blocks {
-                out.push_str(&f.name);
-                out.push(':');
-                push_number(&mut out, b.start_line.into());
-                out.push('.');
-                push_number(&mut out, b.start_col.into());
-                out.push(',');
-                push_number(&mut out, b.end_line.into());
-                out.push('.');
-                push_number(&mut out, b.end_col.into());
-                out.push(' ');
-                push_number(&mut out, b.num_stmt.into());
-                out.push(' ');
-                push_number(&mut out, b.count);
-                out.push('\n');
+                line.clear();
+                line.extend_from_slice(f.name.as_bytes());
+                line.push(b':');
+                line.extend_from_slice(num.format(b.start_line).as_bytes());
+                line.push(b'.');
+                line.extend_from_slice(num.format(b.start_col).as_bytes());
+                line.push(b',');
+                line.extend_from_slice(num.format(b.end_line).as_bytes());
+                line.push(b'.');
+                line.extend_from_slice(num.format(b.end_col).as_bytes());
+                line.push(b' ');
+                line.extend_from_slice(num.format(b.num_stmt).as_bytes());
+                line.push(b' ');
+                line.extend_from_slice(num.format(b.count).as_bytes());
+                line.push(b'\n');
+                w.write_all(&line)?;
             }
         }
-        out
+        Ok(())
     }
 
     /// Hex md5 of [`Profile::to_text`].
@@ -45,19 +59,4 @@ impl Profile {
             s
         })
     }
-}
-
-/// Appends the decimal digits of `v`.
-fn push_number(out: &mut String, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
