@@ -33,6 +33,17 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
+# cmake builds zlib-ng (git2's zlib-ng-compat: inflating sources is a large part of a report).
+if ! command -v cmake >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y cmake >&2 || { apt-get update >&2 && apt-get install -y cmake >&2; }
+  elif [ "${CI:-}" = "true" ]; then
+    sudo apt-get install -y cmake >&2 || { sudo apt-get update >&2 && sudo apt-get install -y cmake >&2; }
+  else
+    echo "cmake is needed to build goc-adapter (zlib-ng): install it (e.g. apt-get install cmake)" >&2
+  fi
+fi
+
 # Rust build cache keyed on Cargo.lock (CI starts from a clean clone).
 if [ -z "${CARGO_TARGET_DIR:-}" ] && [ "${CI:-}" = "true" ]; then
   export CARGO_TARGET_DIR="$cache/target-$(sha256sum "$root/Cargo.lock" | cut -c1-16)"

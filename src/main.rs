@@ -161,10 +161,31 @@ fn run(cli: Cli) -> Result<()> {
             format,
             output,
         } => {
-            let merged = load_profiles(&profiles)?;
-            let tree = SourceTree::open(&repo, &commit)?;
-            let sources = tree.sources_for(&merged)?;
-            let cov = report::analyze(&merged, &sources)?;
+            // Parsing the profile and indexing the tree are independent: one core each.
+            let (merged, tree) = rayon::join(
+                || load_profiles(&profiles),
+                || SourceTree::open(&repo, &commit),
+            );
+            let (merged, tree) = (merged?, tree?);
+            // Everything a report needs of a source is taken from its blob as it is inflated
+            // (declarations; for HTML also the file's embedded element), on all cores, and the
+            // text is dropped at once.
+            let (cov, scripts) = match format {
+                ReportFormat::Html => {
+                    let read = tree.map_sources(&merged, |i, path, text| {
+                        let blocks = merged.files.get(i).map_or(&[][..], |f| &f.blocks[..]);
+                        let script = report::html::source_script(i, text, blocks, merged.mode);
+                        (report::scan_decls(path, text), script)
+                    })?;
+                    let (decls, scripts) = read.into_iter().map(Option::unzip).unzip();
+                    (report::analyze_decls(&merged, decls)?, scripts)
+                }
+                ReportFormat::Func | ReportFormat::Json => {
+                    let decls =
+                        tree.map_sources(&merged, |_, path, text| report::scan_decls(path, text))?;
+                    (report::analyze_decls(&merged, decls)?, Vec::new())
+                }
+            };
             for name in &cov.unresolved {
                 tracing::warn!(file = %name, "not found in {} at {}: left out of the report", repo.display(), tree.commit_id());
             }
@@ -173,7 +194,7 @@ fn run(cli: Cli) -> Result<()> {
                 ReportFormat::Func => report::func::render(&cov),
                 ReportFormat::Json => report::json::render(&cov, Some(&commit_id)),
                 ReportFormat::Html => {
-                    report::html::render(&cov, &merged, &sources, Some(&commit_id))
+                    report::html::render_scripts(&cov, &scripts, Some(&commit_id))
                 }
             };
             write_output(output.as_deref(), text.as_bytes())

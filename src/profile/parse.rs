@@ -20,6 +20,10 @@ fn quote(line: &[u8]) -> String {
     }
 }
 
+/// Inputs at least this large are parsed in chunks on all cores (a merged profile of a big
+/// service is megabytes; an agent's pull of a small one is not worth the threads).
+const PARALLEL_MIN: usize = 1 << 20;
+
 /// Parses profile text. `input` names the source in errors (a path, `-`, an agent address).
 ///
 /// Accepts what Go's parser accepts, except that blank lines are skipped, the mode must be one of
@@ -27,10 +31,68 @@ fn quote(line: &[u8]) -> String {
 /// Set-mode counts are clamped to 0/1. Blocks with the same range are merged (OR in set mode,
 /// sum otherwise); a differing statement count for the same range is an error.
 pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
-    let mut mode: Option<Mode> = None;
-    // Files in order of first appearance, and where each is in `files`. Lines of one file come
-    // in runs, so the last file is checked first: most lines need no hashing and no UTF-8 check.
-    let mut files: Vec<(&str, Vec<Block>)> = Vec::new();
+    if data.len() >= PARALLEL_MIN
+        && let Some(profile) = parse_chunked(input, data)
+    {
+        return profile;
+    }
+    let (mode, files) = parse_lines(input, None, data)?;
+    let Some(mode) = mode else {
+        return Err(ProfileError::Empty {
+            input: input.to_string(),
+        });
+    };
+    finish(input, mode, vec![files])
+}
+
+/// Splits the block lines after the mode line into one chunk per core and parses them in
+/// parallel. `None` when a chunk has an error: the caller parses sequentially, which reports the
+/// first error with its line number.
+fn parse_chunked(input: &str, data: &[u8]) -> Option<Result<Profile, ProfileError>> {
+    use rayon::prelude::*;
+    // The mode line: the first non-blank line.
+    let mut start = 0;
+    let mode = loop {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let raw = &data[start..end];
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        start = end + 1;
+        if !line.is_empty() {
+            break parse_mode(input, 1, line).ok()?;
+        }
+        if start >= data.len() {
+            return None;
+        }
+    };
+    let body = data.get(start..)?;
+    let chunks = rayon::current_num_threads().max(1);
+    let mut bounds = vec![0];
+    for i in 1..chunks {
+        let at = (body.len() * i / chunks).max(*bounds.last()?);
+        let cut = memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |j| at + j + 1);
+        bounds.push(cut);
+    }
+    bounds.push(body.len());
+    let parts: Vec<FileRuns<'_>> = bounds
+        .par_windows(2)
+        .map(|w| parse_lines(input, Some(mode), &body[w[0]..w[1]]).map(|(_, files)| files))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    Some(finish(input, mode, parts))
+}
+
+/// Each file's blocks in input order, files in order of first appearance.
+type FileRuns<'a> = Vec<(&'a str, Vec<Block>)>;
+
+/// Reads lines into per-file block lists; `mode` is the mode line already read, if any.
+fn parse_lines<'a>(
+    input: &str,
+    mut mode: Option<Mode>,
+    data: &'a [u8],
+) -> Result<(Option<Mode>, FileRuns<'a>), ProfileError> {
+    // Where each file is in `files`. Lines of one file come in runs, so the last file is checked
+    // first: most lines need no hashing and no UTF-8 check.
+    let mut files: FileRuns<'a> = Vec::new();
     let mut index: HashMap<&[u8], usize> = HashMap::new();
     let mut last: Option<(&[u8], usize)> = None;
     let mut start = 0;
@@ -87,21 +149,38 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
         last = Some((name, at));
         files[at].1.push(block);
     }
-    let Some(mode) = mode else {
-        return Err(ProfileError::Empty {
-            input: input.to_string(),
-        });
-    };
-    let mut out: Vec<FileProfile> = Vec::with_capacity(files.len());
-    for (name, mut blocks) in files {
-        normalize_blocks(input, name, mode, &mut blocks)?;
-        out.push(FileProfile {
+    Ok((mode, files))
+}
+
+/// Joins the per-chunk block lists of each file (in chunk order), then sorts and merges each
+/// file's blocks. Files are handled by name, so the first error reported is the same however
+/// the input was chunked.
+fn finish(input: &str, mode: Mode, parts: Vec<FileRuns<'_>>) -> Result<Profile, ProfileError> {
+    use rayon::prelude::*;
+    let mut all: FileRuns<'_> = parts.into_iter().flatten().collect();
+    // Stable: a file's runs stay in input order.
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    let mut files: FileRuns<'_> = Vec::with_capacity(all.len());
+    for (name, blocks) in all {
+        match files.last_mut() {
+            Some((prev, acc)) if *prev == name => acc.extend(blocks),
+            _ => files.push((name, blocks)),
+        }
+    }
+    let normalize = |(name, mut blocks): (&str, Vec<Block>)| {
+        normalize_blocks(input, name, mode, &mut blocks).map(|()| FileProfile {
             name: name.to_string(),
             blocks,
-        });
-    }
-    out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(Profile { mode, files: out })
+        })
+    };
+    let results: Vec<Result<FileProfile, ProfileError>> = if files.len() > 64 {
+        files.into_par_iter().map(normalize).collect()
+    } else {
+        files.into_iter().map(normalize).collect()
+    };
+    // The first error by name, not whichever thread failed first.
+    let files = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Profile { mode, files })
 }
 
 fn parse_mode(input: &str, lineno: usize, line: &[u8]) -> Result<Mode, ProfileError> {
@@ -125,37 +204,41 @@ pub(super) fn normalize_blocks(
     // Agents and `go test` write a file's blocks in order; one pass checks that, and only a
     // profile with repeated or shuffled runs (concatenated outputs) pays for the sort.
     if !blocks.is_sorted_by_key(Block::range) {
-        blocks.sort_unstable_by_key(Block::range);
+        // Stable sort: it finds the sorted runs that concatenated profiles consist of and merges
+        // them, several times faster than sorting from scratch.
+        blocks.sort_by_key(Block::range);
     }
     if blocks.windows(2).all(|w| w[0].range() != w[1].range()) {
         return Ok(());
     }
-    let mut out: Vec<Block> = Vec::with_capacity(blocks.len());
-    for b in blocks.drain(..) {
-        match out.last_mut() {
-            Some(last) if last.range() == b.range() => {
-                if last.num_stmt != b.num_stmt {
-                    return Err(ProfileError::InconsistentNumStmt {
-                        input: input.to_string(),
-                        file: file.to_string(),
-                        range: range_text(&b),
-                        a: last.num_stmt,
-                        b: b.num_stmt,
-                    });
-                }
-                last.count =
-                    mode.combine(last.count, b.count)
-                        .ok_or_else(|| ProfileError::Overflow {
-                            input: input.to_string(),
-                            file: file.to_string(),
-                            range: range_text(&b),
-                        })?;
-            }
-            _ => out.push(b),
+    // In place: a merged profile is megabytes of blocks, and fresh pages are what costs.
+    let mut error = None;
+    blocks.dedup_by(|b, last| {
+        if last.range() != b.range() {
+            return false;
         }
-    }
-    *blocks = out;
-    Ok(())
+        if error.is_none() {
+            if last.num_stmt != b.num_stmt {
+                error = Some(ProfileError::InconsistentNumStmt {
+                    input: input.to_string(),
+                    file: file.to_string(),
+                    range: range_text(b),
+                    a: last.num_stmt,
+                    b: b.num_stmt,
+                });
+            } else if let Some(sum) = mode.combine(last.count, b.count) {
+                last.count = sum;
+            } else {
+                error = Some(ProfileError::Overflow {
+                    input: input.to_string(),
+                    file: file.to_string(),
+                    range: range_text(b),
+                });
+            }
+        }
+        true
+    });
+    error.map_or(Ok(()), Err)
 }
 
 /// Splits `name:L0.C0,L1.C1 N C` from the right, as Go's parser does, so that the file name may

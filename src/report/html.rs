@@ -21,12 +21,13 @@ mod changed;
 mod segments;
 mod tree;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use self::changed::ChangedLines;
 use self::segments::Segment;
 use super::{Counts, Coverage, SourceFile};
-use crate::profile::{Mode, Profile};
+use crate::profile::{Block, Mode, Profile};
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
@@ -89,19 +90,93 @@ pub fn render_with(
     sources: &[Option<SourceFile>],
     opts: &HtmlOptions<'_>,
 ) -> String {
-    let tree = tree::build(cov.files.iter().map(|f| (f.name.as_str(), f.counts)));
-    let changed: Vec<Option<ChangedLines>> = (0..cov.files.len())
+    let changed = classify_changed(cov, profile, opts);
+    // Each file's element is independent of the others: build them on all cores.
+    let scripts: Vec<Option<Vec<u8>>> = sources
+        .par_iter()
+        .take(cov.files.len())
+        .enumerate()
+        .map(|(i, src)| {
+            let src = src.as_ref()?;
+            Some(file_script(
+                i,
+                &src.text,
+                blocks_of(profile, i),
+                cov.mode,
+                changed.get(i).and_then(Option::as_ref),
+            ))
+        })
+        .collect();
+    assemble(cov, &changed, &scripts, opts)
+}
+
+/// A full report (no changed lines) from file elements built by [`source_script`] where each
+/// source was read, so that no source text has to be kept: `scripts[i]` belongs to
+/// `profile.files[i]` (`None`: listed as "source not found").
+pub fn render_scripts(cov: &Coverage, scripts: &[Option<Vec<u8>>], commit: Option<&str>) -> String {
+    let opts = HtmlOptions {
+        commit,
+        ..HtmlOptions::default()
+    };
+    assemble(cov, &[], scripts, &opts)
+}
+
+/// The `<script>` element that carries file `i`'s source and coloured ranges in a full report.
+pub fn source_script(i: usize, text: &[u8], blocks: &[Block], mode: Mode) -> Vec<u8> {
+    file_script(i, text, blocks, mode, None)
+}
+
+fn blocks_of(profile: &Profile, i: usize) -> &[Block] {
+    profile.files.get(i).map_or(&[][..], |f| &f.blocks[..])
+}
+
+/// Changed lines of each file classified against its blocks (empty for a full report).
+fn classify_changed(
+    cov: &Coverage,
+    profile: &Profile,
+    opts: &HtmlOptions<'_>,
+) -> Vec<Option<ChangedLines>> {
+    let Some(all) = opts.changed else {
+        return Vec::new();
+    };
+    (0..cov.files.len())
         .map(|i| {
-            let lines = opts.changed?.get(i)?;
+            let lines = all.get(i)?;
             if lines.is_empty() {
                 return None;
             }
-            let blocks = profile.files.get(i).map_or(&[][..], |f| &f.blocks[..]);
-            Some(changed::classify(blocks, lines))
+            Some(changed::classify(blocks_of(profile, i), lines))
         })
-        .collect();
-    let has_source = |i: usize| matches!(sources.get(i), Some(Some(_)));
+        .collect()
+}
 
+fn file_script(
+    i: usize,
+    text: &[u8],
+    blocks: &[Block],
+    mode: Mode,
+    changed: Option<&ChangedLines>,
+) -> Vec<u8> {
+    let segs = segments::segments(text, blocks, mode);
+    let mut out = Vec::with_capacity(text.len() + text.len() / 8 + segs.len() * 16 + 64);
+    put(&mut out, "<script type=\"application/json\" id=\"goc-f");
+    put_u64(&mut out, i as u64);
+    put(&mut out, "\">");
+    file_json(&mut out, &String::from_utf8_lossy(text), &segs, changed);
+    put(&mut out, "</script>\n");
+    out
+}
+
+/// The page: head, index and the file elements in profile order.
+fn assemble(
+    cov: &Coverage,
+    changed: &[Option<ChangedLines>],
+    scripts: &[Option<Vec<u8>>],
+    opts: &HtmlOptions<'_>,
+) -> String {
+    let changed_at = |i: usize| changed.get(i).and_then(Option::as_ref);
+    let tree = tree::build(cov.files.iter().map(|f| (f.name.as_str(), f.counts)));
+    let has_source = |i: usize| matches!(scripts.get(i), Some(Some(_)));
     let index = Index {
         title: opts.title,
         commit: opts.commit,
@@ -118,7 +193,7 @@ pub fn render_with(
                 covered: f.counts.covered,
                 pct: html_percent(f.counts),
                 src: has_source(i),
-                chg: changed[i].as_ref().map(|c| ChangedFigures {
+                chg: changed_at(i).map(|c| ChangedFigures {
                     lines: c.lines.len(),
                     measured: c.measured,
                     covered: c.covered,
@@ -156,8 +231,8 @@ pub fn render_with(
         }),
     };
 
-    let source_bytes: usize = sources.iter().flatten().map(|s| s.text.len()).sum();
-    let mut out = Vec::with_capacity(source_bytes + source_bytes / 8 + 64 * 1024);
+    let script_bytes: usize = scripts.iter().flatten().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(script_bytes + 64 * 1024);
     head(&mut out, cov, opts);
     put(
         &mut out,
@@ -165,20 +240,8 @@ pub fn render_with(
     );
     put_json(&mut out, &index);
     put(&mut out, "</script>\n");
-    for (i, src) in sources.iter().enumerate().take(cov.files.len()) {
-        let Some(src) = src else { continue };
-        let blocks = profile.files.get(i).map_or(&[][..], |f| &f.blocks[..]);
-        let segs = segments::segments(&src.text, blocks, cov.mode);
-        put(&mut out, "<script type=\"application/json\" id=\"goc-f");
-        put_u64(&mut out, i as u64);
-        put(&mut out, "\">");
-        file_json(
-            &mut out,
-            &String::from_utf8_lossy(&src.text),
-            &segs,
-            changed[i].as_ref(),
-        );
-        put(&mut out, "</script>\n");
+    for script in scripts.iter().take(cov.files.len()).flatten() {
+        out.extend_from_slice(script);
     }
     put(&mut out, "<script>\n");
     put(&mut out, JS);

@@ -111,38 +111,64 @@ pub enum ReportError {
     },
 }
 
-/// Parses every resolved source (in parallel) and computes per-function and per-file coverage.
+/// What the function-level numbers need of one resolved source file.
+#[derive(Debug, Clone)]
+pub struct FileDecls {
+    /// Path relative to the repository root.
+    pub path: String,
+    /// Function declarations in source order.
+    pub decls: Vec<FuncDecl>,
+}
+
+/// Finds the function declarations of one Go file (a lexical scan, at a fraction of a full
+/// parse's cost; see funcdecls).
+pub fn scan_decls(path: &str, text: &[u8]) -> FileDecls {
+    FileDecls {
+        path: path.to_string(),
+        decls: funcdecls::scan(text),
+    }
+}
+
+/// Scans every resolved source (in parallel) and computes per-function and per-file coverage.
 ///
 /// `sources[i]` is the source of `profile.files[i]`, `None` when it did not resolve.
 pub fn analyze(profile: &Profile, sources: &[Option<SourceFile>]) -> Result<Coverage, ReportError> {
-    if sources.len() != profile.files.len() {
+    let decls: Vec<Option<FileDecls>> = sources
+        .par_iter()
+        .map(|src| src.as_ref().map(|s| scan_decls(&s.path, &s.text)))
+        .collect();
+    analyze_decls(profile, decls)
+}
+
+/// Per-function and per-file coverage from the declarations of each file ([`scan_decls`]).
+///
+/// `decls[i]` belongs to `profile.files[i]`, `None` when it did not resolve.
+pub fn analyze_decls(
+    profile: &Profile,
+    decls: Vec<Option<FileDecls>>,
+) -> Result<Coverage, ReportError> {
+    if decls.len() != profile.files.len() {
         return Err(ReportError::Misaligned {
-            sources: sources.len(),
+            sources: decls.len(),
             files: profile.files.len(),
         });
     }
-    // Only the function declarations are needed here: a lexical scan finds them at a fraction
-    // of a full parse's cost (see funcdecls).
-    let parsed: Vec<Option<Vec<FuncDecl>>> = sources
-        .par_iter()
-        .map(|src| src.as_ref().map(|s| funcdecls::scan(&s.text)))
-        .collect();
     let mut files = Vec::with_capacity(profile.files.len());
     let mut unresolved = Vec::new();
     let mut func_total = Counts::default();
     let mut block_total = Counts::default();
-    for ((fp, src), go) in profile.files.iter().zip(sources).zip(parsed) {
+    for (fp, file) in profile.files.iter().zip(decls) {
         let (statements, covered) = fp.statements();
         let counts = Counts {
             statements,
             covered,
         };
         block_total.add(counts);
-        let funcs = match &go {
-            Some(go) => func_coverage(fp, go),
+        let (path, funcs) = match file {
+            Some(file) => (Some(file.path), func_coverage(fp, file.decls)),
             None => {
                 unresolved.push(fp.name.clone());
-                Vec::new()
+                (None, Vec::new())
             }
         };
         let mut func_counts = Counts::default();
@@ -152,7 +178,7 @@ pub fn analyze(profile: &Profile, sources: &[Option<SourceFile>]) -> Result<Cove
         func_total.add(func_counts);
         files.push(FileCoverage {
             name: fp.name.clone(),
-            path: src.as_ref().map(|s| s.path.clone()),
+            path,
             counts,
             funcs,
             func_counts,
@@ -220,14 +246,14 @@ fn count_blocks<'a>(blocks: impl Iterator<Item = &'a Block>) -> Counts {
     c
 }
 
-fn func_coverage(fp: &FileProfile, funcs: &[FuncDecl]) -> Vec<FuncCoverage> {
+fn func_coverage(fp: &FileProfile, funcs: Vec<FuncDecl>) -> Vec<FuncCoverage> {
     let max_end = running_max_end(&fp.blocks);
     funcs
-        .iter()
+        .into_iter()
         .map(|f| FuncCoverage {
-            name: f.name.clone(),
-            extent: f.extent,
             counts: count_blocks(overlapping(&fp.blocks, &max_end, &f.extent)),
+            name: f.name,
+            extent: f.extent,
         })
         .collect()
 }

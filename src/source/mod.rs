@@ -248,6 +248,24 @@ impl SourceTree {
         &self,
         profile: &crate::profile::Profile,
     ) -> Result<Vec<Option<crate::report::SourceFile>>, SourceError> {
+        self.map_sources(profile, |_, path, text| crate::report::SourceFile {
+            path: path.to_string(),
+            text: text.to_vec(),
+        })
+    }
+
+    /// Applies `f` to the index in `profile.files`, repository path and bytes of every file of
+    /// `profile` that resolves, in parallel; the results are aligned with `profile.files`. The bytes are only borrowed: a caller that needs
+    /// less than the whole text (the `-func` report needs the declarations) never copies them.
+    pub fn map_sources<T, F>(
+        &self,
+        profile: &crate::profile::Profile,
+        f: F,
+    ) -> Result<Vec<Option<T>>, SourceError>
+    where
+        T: Send,
+        F: Fn(usize, &str, &[u8]) -> T + Sync,
+    {
         let wanted: Vec<Option<(String, Oid)>> = profile
             .files
             .iter()
@@ -269,9 +287,10 @@ impl SourceTree {
         };
         wanted
             .into_par_iter()
+            .enumerate()
             .map_init(
                 || Repository::open(repo_path),
-                |repo, want| {
+                |repo, (i, want)| {
                     let Some((path, oid)) = want else {
                         return Ok(None);
                     };
@@ -280,8 +299,7 @@ impl SourceTree {
                         source: git2::Error::new(e.code(), e.class(), e.message()),
                     })?;
                     let blob = repo.find_blob(oid).map_err(|e| read_err(&path, e))?;
-                    let text = blob.content().to_vec();
-                    Ok(Some(crate::report::SourceFile { path, text }))
+                    Ok(Some(f(i, &path, blob.content())))
                 },
             )
             .collect()
