@@ -12,11 +12,6 @@ use goc_adapter::source::SourceTree;
 
 mod diff_cmd;
 
-// Reports and merges allocate and free a lot from several threads; with glibc's per-thread arenas
-// a third of a merge's time was the kernel handing out fresh pages.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "goc-adapter",
