@@ -99,7 +99,9 @@ trap cleanup EXIT
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-# wait_for WHAT SECONDS CMD...: polls CMD every 0.2 s.
+# wait_for WHAT SECONDS CMD...: polls CMD every $poll seconds (0.2 unless set; rounds poll at
+# 0.02 s so that the polling does not round a sub-second round up by a fifth of a second).
+poll=0.2
 wait_for() {
   local what=$1 limit=$2
   shift 2
@@ -109,7 +111,7 @@ wait_for() {
       echo "timed out after ${limit}s waiting for $what" >&2
       exit 1
     fi
-    sleep 0.2
+    sleep "$poll"
   done
 }
 now() { date +%s.%N; }
@@ -217,7 +219,7 @@ round() {
   local label=$1 outcome=$2 start
   start_adapter "$run/adapter-$label.log"
   start=$(now)
-  wait_for "$names syncs ($label round)" 900 synced
+  poll=0.02 wait_for "$names syncs ($label round)" 900 synced
   round_s[$label]=$(python3 -c "print(f'{$(now) - $start:.2f}')")
   hwm_kib[$label]=$(awk '/VmHWM/ {print $2}' "/proc/$adapter_pid/status")
   echo "   $label round: ${round_s[$label]} s; peak RSS $((hwm_kib[$label] / 1024)) MiB"

@@ -341,8 +341,15 @@ fn restarts_lose_and_double_nothing() {
     let adapter = scratch.adapter();
     adapter.wait_known(&name);
     assert_eq!(adapter.profile(&name), p1, "profile served after restart");
+    let saved = state_files(&scratch.home());
+    assert_eq!(saved.len(), 2, "accum.json and name.json: {saved:?}");
     let s2 = adapter.sync(&name);
     assert_eq!(s2["md5"], s1["md5"], "no new traffic, same md5");
+    assert_eq!(
+        state_files(&scratch.home()),
+        saved,
+        "an idle sync (same fingerprints) rewrites no state file"
+    );
     let p2 = adapter.profile(&name);
     assert_eq!(p2, p1);
 
@@ -430,6 +437,25 @@ fn a_malformed_agent_is_rejected_and_changes_nothing() {
     let s3 = sync_any(&adapter, &name);
     check(&s3, "HTTP 500");
     assert_eq!(s3["md5"], md5);
+}
+
+/// Every `accum.json` and `name.json` under `dir` with its modification time and bytes.
+fn state_files(dir: &std::path::Path) -> Vec<(PathBuf, std::time::SystemTime, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.ends_with("accum.json") || path.ends_with("name.json") {
+                let modified = e.metadata().unwrap().modified().unwrap();
+                out.push((path.clone(), modified, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn fake_port(address: &str) -> String {

@@ -614,7 +614,12 @@ impl Collector {
             match t.goc.agent_clear(&a, t.target.probe_timeout).await {
                 // Crash between the clear and the checkpoint is safe: the next fetch sees the
                 // counters go down and folds the stored snapshot in, as for a restart.
-                Ok(()) => inner.accum.checkpoint(&a)?,
+                Ok(()) => {
+                    inner.accum.checkpoint(&a)?;
+                    if let Some(st) = inner.state.addresses.get_mut(&a) {
+                        st.fingerprint = None;
+                    }
+                }
                 Err(e) => errors.push(format!("{a}: {e}")),
             }
         }
@@ -629,16 +634,18 @@ impl Collector {
         }
     }
 
-    async fn fetch_all(
-        t: &TargetRuntime,
-        addresses: &[String],
-    ) -> Vec<(String, Result<Profile, String>)> {
+    /// Fetches and parses each address's profile, with its fingerprint.
+    async fn fetch_all(t: &TargetRuntime, addresses: &[String]) -> Vec<Fetched> {
         futures::stream::iter(addresses.iter().cloned())
             .map(|a| async move {
                 let r = match t.goc.agent_profile(&a, t.target.probe_timeout).await {
-                    Ok(bytes) => {
-                        profile::parse(&a, &bytes).map_err(|e| format!("malformed profile: {e}"))
-                    }
+                    Ok(bytes) => match profile::parse(&a, &bytes) {
+                        Ok(p) => {
+                            let print = p.fingerprint();
+                            Ok((p, print))
+                        }
+                        Err(e) => Err(format!("malformed profile: {e}")),
+                    },
                     Err(e) => Err(e.to_string()),
                 };
                 (a, r)
@@ -702,7 +709,7 @@ impl Collector {
         };
         let started = Instant::now();
         let mut inner = entry.inner.lock().await;
-        self.load_counts(&entry.parts, &mut inner)?;
+        let durable_before = inner.state.durable();
         let addresses: Vec<String> = inner
             .state
             .live_addresses()
@@ -710,13 +717,35 @@ impl Collector {
             .filter(|a| only.is_none_or(|o| o.contains(a)))
             .collect();
         let fetched = Self::fetch_all(&t, &addresses).await;
-        let counts_before = inner.accum.clone();
+        // Idle agents, the usual case: every snapshot is the one already held (same
+        // fingerprint), so the counts are not loaded, merged, hashed or saved.
+        let unchanged = inner.state.md5.is_some()
+            && !fetched.is_empty()
+            && fetched.iter().all(|(a, r)| {
+                r.as_ref().is_ok_and(|(_, print)| {
+                    let held = inner.state.addresses.get(a);
+                    held.and_then(|s| s.fingerprint.as_ref()) == Some(print)
+                        && (!inner.loaded || inner.accum.agents.contains_key(a))
+                })
+            });
+        if !unchanged {
+            self.load_counts(&entry.parts, &mut inner)?;
+        }
+        let mut counts_changed = false;
         let mut errors = Vec::new();
         let mut to_remove = Vec::new();
         for (addr, result) in fetched {
             let ok = match result {
-                Ok(p) => match inner.accum.observe(&addr, p) {
-                    Ok(_) => Ok(()),
+                Ok(_) if unchanged => Ok(()),
+                Ok((p, print)) => match inner.accum.observe(&addr, p) {
+                    Ok(_) => {
+                        let st = inner.state.addresses.entry(addr.clone()).or_default();
+                        if st.fingerprint.as_ref() != Some(&print) {
+                            counts_changed = true;
+                            st.fingerprint = Some(print);
+                        }
+                        Ok(())
+                    }
                     Err(e) => Err(format!("rejected profile: {e}")),
                 },
                 Err(e) => Err(e),
@@ -772,7 +801,11 @@ impl Collector {
             }
         }
         for (addr, why) in &to_remove {
-            inner.accum.retire(addr)?;
+            self.load_counts(&entry.parts, &mut inner)?;
+            counts_changed |= inner.accum.retire(addr)?;
+            if let Some(st) = inner.state.addresses.get_mut(addr) {
+                st.fingerprint = None;
+            }
             match t.goc.remove_address(addr, SERVER_TIMEOUT).await {
                 Ok(()) => {
                     self.metrics.removed_addresses.inc();
@@ -789,8 +822,13 @@ impl Collector {
                 }
             }
         }
-        let merged = inner.accum.merged()?;
-        let md5 = merged.as_ref().map(Profile::md5_hex);
+        let (merged, md5) = if unchanged {
+            (None, inner.state.md5.clone())
+        } else {
+            let merged = inner.accum.merged()?;
+            let md5 = merged.as_ref().map(Profile::md5_hex);
+            (merged, md5)
+        };
         let changed = md5.is_some() && md5 != inner.state.md5;
         let stamp = now();
         inner.state.last_sync = Some(stamp);
@@ -802,9 +840,9 @@ impl Collector {
                 message: message.clone(),
             });
         }
-        // Counts are durable before anything derived from them; unchanged counts (idle agents,
-        // the usual case) are on disk already.
-        if inner.accum != counts_before {
+        // Counts are durable before anything derived from them (the fingerprints in the state
+        // included); unchanged counts (idle agents, the usual case) are on disk already.
+        if counts_changed {
             let (store, parts, text) = (
                 self.store.clone(),
                 entry.parts.clone(),
@@ -827,8 +865,13 @@ impl Collector {
         inner.state.backoff_step = next.step;
         inner.state.next_sync = Some(add(stamp, next.delay));
         inner.state.syncs += 1;
-        let (store, parts, state) = (self.store.clone(), entry.parts.clone(), inner.state.clone());
-        blocking(move || store.save_json(&parts, "name.json", &state)).await?;
+        // Only times and the sync counter changed (idle agents): no crash-safe write for them.
+        // After a restart such a name is simply due at once.
+        if inner.state.durable() != durable_before {
+            let (store, parts, state) =
+                (self.store.clone(), entry.parts.clone(), inner.state.clone());
+            blocking(move || store.save_json(&parts, "name.json", &state)).await?;
+        }
         entry.publish(&inner.state);
         let labels = NameLabels {
             name: entry.parts.name.clone(),
@@ -925,6 +968,9 @@ impl Collector {
         Ok(())
     }
 }
+
+/// An address and what fetching it gave: its profile and fingerprint, or why not.
+type Fetched = (String, Result<(Profile, String), String>);
 
 /// Runs store writes on a blocking thread: their fsyncs must not stall the async workers (with
 /// 8 syncs at once they held both workers of a 2-core host, and fetches stalled behind them).

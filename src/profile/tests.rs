@@ -222,6 +222,7 @@ proptest! {
         let a = parse_total(to_text(m, &lines, "\n").as_bytes()).unwrap();
         let b = parse_total(to_text(m, &shuffled, "\n").as_bytes()).unwrap();
         prop_assert_eq!(a.md5_hex(), b.md5_hex());
+        prop_assert_eq!(a.fingerprint(), b.fingerprint());
         prop_assert_eq!(a, b);
     }
 
@@ -295,4 +296,34 @@ fn a_name_that_extends_the_previous_name_is_its_own_file() {
         [Block::new(1, 2, 3, 4, 1, 3), Block::new(7, 1, 8, 2, 1, 3)]
     );
     assert_eq!(p.files[1].blocks, [Block::new(9, 1, 9, 5, 2, 1)]);
+}
+
+#[test]
+fn fingerprints_tell_counts_modes_and_names_apart() {
+    let base = parse("x", b"mode: count\na.go:1.1,2.2 1 5\nb.go:1.1,2.2 2 0\n").unwrap();
+    let prints = [
+        base.fingerprint(),
+        parse("x", b"mode: count\na.go:1.1,2.2 1 6\nb.go:1.1,2.2 2 0\n")
+            .unwrap()
+            .fingerprint(),
+        parse("x", b"mode: atomic\na.go:1.1,2.2 1 5\nb.go:1.1,2.2 2 0\n")
+            .unwrap()
+            .fingerprint(),
+        parse("x", b"mode: count\na.go:1.1,2.2 1 5\nc.go:1.1,2.2 2 0\n")
+            .unwrap()
+            .fingerprint(),
+        parse("x", b"mode: count\na.go:1.1,2.2 1 5\n")
+            .unwrap()
+            .fingerprint(),
+    ];
+    for (i, p) in prints.iter().enumerate() {
+        assert_eq!(p.len(), 32);
+        assert!(
+            !prints[i + 1..].contains(p),
+            "fingerprint {i} repeats: {prints:?}"
+        );
+    }
+    // Stable within a build: the same profile parsed again.
+    let again = parse("y", b"mode: count\nb.go:1.1,2.2 2 0\na.go:1.1,2.2 1 5\n").unwrap();
+    assert_eq!(again.fingerprint(), prints[0]);
 }

@@ -17,6 +17,11 @@ pub struct AddressState {
     pub note: Option<String>,
     /// Last successful fetch.
     pub last_ok: Option<jiff::Timestamp>,
+    /// [`crate::profile::Profile::fingerprint`] of this address's snapshot held in the counts
+    /// (saved before this state): a fetch with the same fingerprint changes nothing, so the
+    /// counts need not be loaded, merged or hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// One stored profile version.
@@ -84,6 +89,19 @@ impl NameState {
         }
     }
 
+    /// The state with the fields every sync changes (times, the sync counter) blanked: when this
+    /// did not change, nothing worth a crash-safe write did.
+    pub fn durable(&self) -> NameState {
+        let mut s = self.clone();
+        s.last_sync = None;
+        s.next_sync = None;
+        s.syncs = 0;
+        for a in s.addresses.values_mut() {
+            a.last_ok = None;
+        }
+        s
+    }
+
     /// Addresses that are not offline.
     pub fn live_addresses(&self) -> Vec<String> {
         self.addresses
@@ -91,5 +109,53 @@ impl NameState {
             .filter(|(_, a)| a.state != "offline")
             .map(|(k, _)| k.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durable_ignores_times_and_the_sync_counter_only() {
+        let parts = crate::target::NameParts {
+            name: "s_r_a_svc_main_abc".into(),
+            env: "s".into(),
+            region: "r".into(),
+            app: "a".into(),
+            service: "svc".into(),
+            branch: "main".into(),
+            commit: "abc".into(),
+        };
+        let mut a = NameState::new(parts, "t");
+        a.addresses
+            .insert("10.0.0.1:7777".into(), AddressState::default());
+        let mut b = a.clone();
+        b.last_sync = Some(jiff::Timestamp::UNIX_EPOCH);
+        b.next_sync = Some(jiff::Timestamp::UNIX_EPOCH);
+        b.syncs = 7;
+        if let Some(st) = b.addresses.get_mut("10.0.0.1:7777") {
+            st.last_ok = Some(jiff::Timestamp::UNIX_EPOCH);
+        }
+        assert_eq!(a.durable(), b.durable());
+        for change in [
+            |s: &mut NameState| s.backoff_step = 1,
+            |s: &mut NameState| s.md5 = Some("x".into()),
+            |s: &mut NameState| s.last_error = Some("x".into()),
+            |s: &mut NameState| {
+                if let Some(st) = s.addresses.get_mut("10.0.0.1:7777") {
+                    st.fingerprint = Some("x".into());
+                }
+            },
+            |s: &mut NameState| {
+                if let Some(st) = s.addresses.get_mut("10.0.0.1:7777") {
+                    st.state = "offline".into();
+                }
+            },
+        ] {
+            let mut c = b.clone();
+            change(&mut c);
+            assert_ne!(a.durable(), c.durable());
+        }
     }
 }
