@@ -174,7 +174,9 @@ impl GocClient {
             .await
             .map_err(|e| transport(url, e))?;
         let status = resp.status();
-        let mut body = Vec::new();
+        // Sized from the announced length (bounded): no regrowing copies of a large profile.
+        let announced = resp.content_length().unwrap_or(0);
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(max).min(max));
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| transport(url, e))?;

@@ -209,6 +209,8 @@ pub(super) fn normalize_blocks(
         blocks.sort_by_key(Block::range);
     }
     if blocks.windows(2).all(|w| w[0].range() != w[1].range()) {
+        // Profiles live long in the collector (every agent's last snapshot): no spare capacity.
+        blocks.shrink_to_fit();
         return Ok(());
     }
     // In place: a merged profile is megabytes of blocks, and fresh pages are what costs.
@@ -238,6 +240,7 @@ pub(super) fn normalize_blocks(
         }
         true
     });
+    blocks.shrink_to_fit();
     error.map_or(Ok(()), Err)
 }
 
