@@ -32,18 +32,18 @@ impl Profile {
             for b in &f.blocks {
                 line.clear();
                 line.extend_from_slice(f.name.as_bytes());
-                line.push(b':');
-                line.extend_from_slice(num.format(b.start_line).as_bytes());
-                line.push(b'.');
-                line.extend_from_slice(num.format(b.start_col).as_bytes());
-                line.push(b',');
-                line.extend_from_slice(num.format(b.end_line).as_bytes());
-                line.push(b'.');
-                line.extend_from_slice(num.format(b.end_col).as_bytes());
-                line.push(b' ');
-                line.extend_from_slice(num.format(b.num_stmt).as_bytes());
-                line.push(b' ');
-                line.extend_from_slice(num.format(b.count).as_bytes());
+                let fields = [
+                    (b':', u64::from(b.start_line)),
+                    (b'.', u64::from(b.start_col)),
+                    (b',', u64::from(b.end_line)),
+                    (b'.', u64::from(b.end_col)),
+                    (b' ', u64::from(b.num_stmt)),
+                    (b' ', b.count),
+                ];
+                for (sep, value) in fields {
+                    line.push(sep);
+                    line.extend_from_slice(num.format(value).as_bytes());
+                }
                 line.push(b'\n');
                 w.write_all(&line)?;
             }
