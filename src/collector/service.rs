@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::accumulate::{Accumulator, AccumulatorText};
+use super::accumulate::{Accumulator, AccumulatorText, Observed};
 use super::liveness::{self, Evidence, Liveness, MonitorAnswer, PodView};
 use super::reports;
 use super::schedule::next_pull;
@@ -738,9 +738,11 @@ impl Collector {
             let ok = match result {
                 Ok(_) if unchanged => Ok(()),
                 Ok((p, print)) => match inner.accum.observe(&addr, p) {
-                    Ok(_) => {
+                    Ok(observed) => {
                         let st = inner.state.addresses.entry(addr.clone()).or_default();
-                        if st.fingerprint.as_ref() != Some(&print) {
+                        // A snapshot the saved counts lacked is saved even with a known
+                        // fingerprint (counts and state out of step: a lost counts file).
+                        if observed == Observed::New || st.fingerprint.as_ref() != Some(&print) {
                             counts_changed = true;
                             st.fingerprint = Some(print);
                         }
