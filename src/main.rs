@@ -139,15 +139,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Merge { profiles, output } => {
             let merged = load_profiles(&profiles)?;
-            if output.is_none() {
-                // Straight to stdout: no copy of the whole text in memory.
-                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-                return merged
-                    .write_text(&mut out)
-                    .and_then(|()| out.flush())
-                    .context("writing to stdout");
-            }
-            write_output(output.as_deref(), merged.to_text().as_bytes())
+            // Straight out: no copy of the whole text in memory.
+            write_output_with(output.as_deref(), |w| merged.write_text(w))
         }
         Command::Report {
             repo,
@@ -188,8 +181,11 @@ fn run(cli: Cli) -> Result<()> {
             let text = match format {
                 ReportFormat::Func => report::func::render(&cov),
                 ReportFormat::Json => report::json::render(&cov, Some(&commit_id)),
+                // Megabytes for a big module: written out piece by piece, never whole in memory.
                 ReportFormat::Html => {
-                    report::html::render_scripts(&cov, &scripts, Some(&commit_id))
+                    return write_output_with(output.as_deref(), |w| {
+                        report::html::write_scripts(&cov, &scripts, Some(&commit_id), w)
+                    });
                 }
             };
             write_output(output.as_deref(), text.as_bytes())
@@ -227,19 +223,32 @@ fn load_profiles(names: &[String]) -> Result<Profile> {
 }
 
 fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    write_output_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes what `fill` produces to `path` (crash-safe) or stdout.
+fn write_output_with(
+    path: Option<&Path>,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     match path {
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes).context("writing to stdout")?;
-            out.flush().context("writing to stdout")
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            fill(&mut out)
+                .and_then(|()| out.flush())
+                .context("writing to stdout")
         }
         // A device or pipe (`-o /dev/null`, `-o /dev/stdout`) is written to, never renamed over.
         Some(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) => std::fs::OpenOptions::new()
             .write(true)
             .open(p)
-            .and_then(|mut f| f.write_all(bytes))
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+                fill(&mut w)?;
+                w.flush()
+            })
             .with_context(|| format!("writing {}", p.display())),
-        Some(p) => goc_adapter::fsutil::write_atomic(p, bytes)
+        Some(p) => goc_adapter::fsutil::write_atomic_with(p, 0o644, fill)
             .with_context(|| format!("writing {}", p.display())),
     }
 }

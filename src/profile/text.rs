@@ -20,7 +20,7 @@ impl Profile {
     }
 
     /// Writes [`Profile::to_text`] to `w` without building it in memory first.
-    pub fn write_text<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+    pub fn write_text<W: Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
         w.write_all(b"mode: ")?;
         w.write_all(self.mode.as_str().as_bytes())?;
         w.write_all(b"\n")?;

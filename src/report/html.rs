@@ -110,17 +110,6 @@ pub fn render_with(
     assemble(cov, &changed, &scripts, opts)
 }
 
-/// A full report (no changed lines) from file elements built by [`source_script`] where each
-/// source was read, so that no source text has to be kept: `scripts[i]` belongs to
-/// `profile.files[i]` (`None`: listed as "source not found").
-pub fn render_scripts(cov: &Coverage, scripts: &[Option<Vec<u8>>], commit: Option<&str>) -> String {
-    let opts = HtmlOptions {
-        commit,
-        ..HtmlOptions::default()
-    };
-    assemble(cov, &[], scripts, &opts)
-}
-
 /// The `<script>` element that carries file `i`'s source and coloured ranges in a full report.
 pub fn source_script(i: usize, text: &[u8], blocks: &[Block], mode: Mode) -> Vec<u8> {
     file_script(i, text, blocks, mode, None)
@@ -162,7 +151,12 @@ fn file_script(
     put(&mut out, "<script type=\"application/json\" id=\"goc-f");
     put_u64(&mut out, i as u64);
     put(&mut out, "\">");
-    file_json(&mut out, &String::from_utf8_lossy(text), &segs, changed);
+    // Sources are almost always valid UTF-8: the strict check is much faster than the lossy one.
+    let decoded = match std::str::from_utf8(text) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(text),
+    };
+    file_json(&mut out, &decoded, &segs, changed);
     put(&mut out, "</script>\n");
     out
 }
@@ -174,6 +168,38 @@ fn assemble(
     scripts: &[Option<Vec<u8>>],
     opts: &HtmlOptions<'_>,
 ) -> String {
+    let script_bytes: usize = scripts.iter().flatten().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(script_bytes + 64 * 1024);
+    // Writing to a Vec cannot fail.
+    let _ = assemble_to(cov, changed, scripts, opts, &mut out);
+    // Every piece written came from a &str, so this never falls back.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A full report (no changed lines) from file elements built by [`source_script`] where each
+/// source was read, so that no source text has to be kept: `scripts[i]` belongs to
+/// `profile.files[i]` (`None`: listed as "source not found"). Written straight to `w`: a big
+/// report's page is never copied whole into memory.
+pub fn write_scripts(
+    cov: &Coverage,
+    scripts: &[Option<Vec<u8>>],
+    commit: Option<&str>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let opts = HtmlOptions {
+        commit,
+        ..HtmlOptions::default()
+    };
+    assemble_to(cov, &[], scripts, &opts, w)
+}
+
+fn assemble_to(
+    cov: &Coverage,
+    changed: &[Option<ChangedLines>],
+    scripts: &[Option<Vec<u8>>],
+    opts: &HtmlOptions<'_>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let changed_at = |i: usize| changed.get(i).and_then(Option::as_ref);
     let tree = tree::build(cov.files.iter().map(|f| (f.name.as_str(), f.counts)));
     let has_source = |i: usize| matches!(scripts.get(i), Some(Some(_)));
@@ -231,8 +257,7 @@ fn assemble(
         }),
     };
 
-    let script_bytes: usize = scripts.iter().flatten().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(script_bytes + 64 * 1024);
+    let mut out = Vec::with_capacity(64 * 1024);
     head(&mut out, cov, opts);
     put(
         &mut out,
@@ -240,14 +265,13 @@ fn assemble(
     );
     put_json(&mut out, &index);
     put(&mut out, "</script>\n");
+    w.write_all(&out)?;
     for script in scripts.iter().take(cov.files.len()).flatten() {
-        out.extend_from_slice(script);
+        w.write_all(script)?;
     }
-    put(&mut out, "<script>\n");
-    put(&mut out, JS);
-    put(&mut out, "</script>\n</body>\n</html>\n");
-    // Every piece written above came from a &str, so this never falls back.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    w.write_all(b"<script>\n")?;
+    w.write_all(JS.as_bytes())?;
+    w.write_all(b"</script>\n</body>\n</html>\n")
 }
 
 /// The page's index: everything but the sources.

@@ -51,7 +51,11 @@ impl<'a> Lines<'a> {
         let mut at = 0usize;
         let mut at16 = 0u32;
         // Invalid UTF-8 never spans a '\n', so decoding line by line equals decoding the whole.
-        for line in text.split(|&b| b == b'\n') {
+        // Lines end at each '\n' and at the end of the text (as `split` cuts them).
+        let mut from = 0;
+        for end in memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len())) {
+            let line = &text[from..end];
+            from = end + 1;
             let ascii = line.is_ascii();
             starts.push((at, at16, ascii));
             let len16 = if ascii {
