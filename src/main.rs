@@ -200,7 +200,7 @@ fn load_profiles(names: &[String]) -> Result<Profile> {
     }
     // Reading and parsing dominate a merge of many profiles; the files are independent.
     use rayon::prelude::*;
-    let parsed: Vec<Profile> = names
+    let parsed: Vec<Result<Profile>> = names
         .par_iter()
         .map(|name| {
             let bytes = if name == "-" {
@@ -214,7 +214,9 @@ fn load_profiles(names: &[String]) -> Result<Profile> {
             };
             Ok(profile::parse(name, &bytes)?)
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    // The first failing input in command-line order, whichever thread finished first.
+    let parsed = parsed.into_iter().collect::<Result<Vec<_>>>()?;
     let refs: Vec<(&str, &Profile)> = names.iter().map(String::as_str).zip(&parsed).collect();
     match profile::merge(&refs)? {
         Some(p) => Ok(p),
