@@ -65,11 +65,9 @@ enum Unmeasured {
 
 /// Runs the command; exits 1 itself when `--fail-under` is not met (after writing the report).
 pub fn run(args: DiffArgs) -> Result<()> {
-    let profile = crate::load_profiles(&args.profiles)?;
     // The objects come from the user's own repository; re-hashing every one read (libgit2's
     // default) costs more than the diff itself.
     git2::opts::strict_hash_verification(false);
-    let tree = SourceTree::open(&args.repo, &args.commit)?;
     let opts = diff::DiffOptions {
         lines: match args.lines {
             Lines::DiffCover => diff::LineRule::DiffCover,
@@ -80,7 +78,17 @@ pub fn run(args: DiffArgs) -> Result<()> {
             Unmeasured::Count => diff::UnmeasuredPolicy::Count,
         },
     };
-    let inc = incremental::compute(&tree, &args.base, &profile, &opts)?;
+    // Reading the profile and taking the diff are independent: one core each.
+    let (profile, taken) = rayon::join(
+        || crate::load_profiles(&args.profiles),
+        || -> Result<_> {
+            let tree = SourceTree::open(&args.repo, &args.commit)?;
+            let changes = incremental::changed_lines(&tree, &args.base, &opts)?;
+            Ok((tree, changes))
+        },
+    );
+    let (profile, (tree, changes)) = (profile?, taken?);
+    let inc = incremental::compute_with(&tree, changes, &profile, &opts)?;
     let unresolved = inc.located.iter().filter(|l| l.is_none()).count();
     if unresolved > 0 {
         tracing::warn!(

@@ -58,12 +58,37 @@ pub fn compute(
     profile: &Profile,
     opts: &DiffOptions,
 ) -> Result<Incremental, IncrementalError> {
+    let changes = changed_lines(tree, base, opts)?;
+    compute_with(tree, changes, profile, opts)
+}
+
+/// The lines `tree`'s commit adds since its merge-base with `base`, numbered as `opts` needs.
+/// Independent of the profile: a caller may take it while the profile is still being read.
+pub fn changed_lines(
+    tree: &SourceTree,
+    base: &str,
+    opts: &DiffOptions,
+) -> Result<Changes, IncrementalError> {
     let numbering = match opts.lines {
         diff::LineRule::DiffCover => Numbering::DiffCover,
         diff::LineRule::Statements => Numbering::Exact,
     };
     let head = tree.commit_id();
-    let changes = changes::changed_lines(tree.repository(), base, &head, numbering)?;
+    Ok(changes::changed_lines(
+        tree.repository(),
+        base,
+        &head,
+        numbering,
+    )?)
+}
+
+/// [`compute`] with the changes already taken by [`changed_lines`] (same `opts`).
+pub fn compute_with(
+    tree: &SourceTree,
+    changes: Changes,
+    profile: &Profile,
+    opts: &DiffOptions,
+) -> Result<Incremental, IncrementalError> {
     let located = tree.locate(profile);
     let input = DiffInput {
         profile,

@@ -317,7 +317,7 @@ fn trim_common_tail<'a>(a: &'a [u8], b: &'a [u8]) -> (&'a [u8], &'a [u8]) {
 
 /// git's binary test: a NUL byte in the first 8000 bytes.
 fn is_binary(content: &[u8]) -> bool {
-    content.iter().take(8000).any(|&b| b == 0)
+    memchr::memchr(0, &content[..content.len().min(8000)]).is_some()
 }
 
 /// Added lines (sorted, unique) and, for a `.go` file, its content.
@@ -360,7 +360,7 @@ fn lines_added(
     }
     let Some(old_blob) = old_blob.as_ref() else {
         // A new file: every line is added (a final line without newline too).
-        let lines = new.iter().filter(|&&b| b == b'\n').count()
+        let lines = memchr::memchr_iter(b'\n', new).count()
             + usize::from(new.last().is_some_and(|&b| b != b'\n'));
         return Ok((1..=u32::try_from(lines).unwrap_or(u32::MAX)).collect());
     };

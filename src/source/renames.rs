@@ -54,7 +54,7 @@ fn basename(path: &str) -> &str {
 /// Byte counts per chunk hash, sorted by hash: chunks end at a newline or after 64 bytes (a
 /// trailing partial chunk is not counted), CR of CRLF ignored in text. git's `hash_chars`.
 fn spans(content: &[u8]) -> Vec<(u32, u64)> {
-    let is_text = !content.iter().take(8000).any(|&b| b == 0);
+    let is_text = memchr::memchr(0, &content[..content.len().min(8000)]).is_none();
     let mut chunks: Vec<(u32, u64)> = Vec::new();
     let (mut accum1, mut accum2, mut n) = (0u32, 0u32, 0u64);
     for (i, &c) in content.iter().enumerate() {
