@@ -195,7 +195,7 @@ impl<'a> LineCursor<'a> {
             self.line = self
                 .line
                 .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
-            let last = seg.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+            let last = memchr::memrchr(b'\n', seg).unwrap_or(0);
             self.line_start = self.offset + last + 1;
         }
         self.offset = offset;
@@ -264,7 +264,7 @@ impl Lexer<'_> {
 
     /// Skips a `//` comment up to (not including) its newline.
     fn line_comment(&mut self) {
-        self.pos = match self.src[self.pos..].iter().position(|&b| b == b'\n') {
+        self.pos = match memchr::memchr(b'\n', &self.src[self.pos..]) {
             Some(n) => self.pos + n,
             None => self.src.len(),
         };
@@ -273,7 +273,7 @@ impl Lexer<'_> {
     /// Skips a `/* */` comment; true when it spans lines.
     fn block_comment(&mut self) -> bool {
         let body = &self.src[self.pos + 2..];
-        let len = body.windows(2).position(|w| w == b"*/");
+        let len = memchr::memmem::find(body, b"*/");
         let (inner, next) = match len {
             Some(n) => (&body[..n], self.pos + 2 + n + 2),
             None => (body, self.src.len()),
@@ -301,7 +301,7 @@ impl Lexer<'_> {
 
     /// Skips a raw string literal.
     fn raw_string(&mut self) {
-        self.pos = match self.src[self.pos + 1..].iter().position(|&b| b == b'`') {
+        self.pos = match memchr::memchr(b'`', &self.src[self.pos + 1..]) {
             Some(n) => self.pos + 1 + n + 1,
             None => self.src.len(),
         };

@@ -134,7 +134,7 @@ impl<'a> Lexer<'a> {
                 }
                 b'/' if self.at(start + 1) == b'/' => {
                     // Up to the newline, which is then seen as a newline.
-                    let n = self.src[start..].iter().position(|&c| c == b'\n');
+                    let n = memchr::memchr(b'\n', &self.src[start..]);
                     self.pos = n.map_or(self.src.len(), |n| start + n);
                 }
                 b'/' if self.at(start + 1) == b'*' => {
