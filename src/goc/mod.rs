@@ -174,9 +174,15 @@ impl GocClient {
             .await
             .map_err(|e| transport(url, e))?;
         let status = resp.status();
-        // Sized from the announced length (bounded): no regrowing copies of a large profile.
+        // Sized from the announced length: no regrowing copies of a large profile. Capped, since
+        // an agent may announce anything; past the cap the buffer grows as the bytes arrive.
+        const PRESIZE_MAX: usize = 8 << 20;
         let announced = resp.content_length().unwrap_or(0);
-        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(max).min(max));
+        let presize = usize::try_from(announced)
+            .unwrap_or(max)
+            .min(max)
+            .min(PRESIZE_MAX);
+        let mut body = Vec::with_capacity(presize);
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| transport(url, e))?;

@@ -255,8 +255,9 @@ impl SourceTree {
     }
 
     /// Applies `f` to the index in `profile.files`, repository path and bytes of every file of
-    /// `profile` that resolves, in parallel; the results are aligned with `profile.files`. The bytes are only borrowed: a caller that needs
-    /// less than the whole text (the `-func` report needs the declarations) never copies them.
+    /// `profile` that resolves, in parallel; the results are aligned with `profile.files`. The
+    /// bytes are only borrowed: a caller that needs less than the whole text (the `-func` report
+    /// needs the declarations) never copies them.
     pub fn map_sources<T, F>(
         &self,
         profile: &crate::profile::Profile,
