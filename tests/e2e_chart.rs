@@ -3,6 +3,7 @@
 //! of generated files are current.
 
 mod controlplane;
+mod tool_path;
 
 use std::fs;
 use std::path::{Path, PathBuf};

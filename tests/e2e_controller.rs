@@ -4,6 +4,7 @@
 
 mod controlplane;
 mod goc;
+mod tool_path;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,7 @@
 //! installs and serves.
 
 mod controlplane;
+mod tool_path;
 
 use std::time::Duration;
 

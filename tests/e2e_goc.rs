@@ -4,6 +4,7 @@
 //! server's own merge as a reference.
 
 mod goc;
+mod tool_path;
 
 use goc::doubles::PodStatus;
 use goc::{FakeAgent, GocServer, PodMonitor, Replica, http, parse_counts, workspace};

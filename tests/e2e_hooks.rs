@@ -2,6 +2,7 @@
 //! and clear — with the real goc server and goc-built replicas.
 
 mod goc;
+mod tool_path;
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@
 //! nothing outside the server. Chromium must be on PATH (scripts/env.sh installs it in CI).
 
 mod goc;
+mod tool_path;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

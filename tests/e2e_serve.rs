@@ -3,6 +3,7 @@
 //! Syncs are driven through `POST .../sync` (the schedule interval is 1h).
 
 mod goc;
+mod tool_path;
 
 use std::path::PathBuf;
 use std::time::Duration;

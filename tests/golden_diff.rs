@@ -9,6 +9,7 @@
 
 mod common;
 mod diffsupport;
+mod tool_path;
 
 use std::collections::BTreeMap;
 use std::fs;

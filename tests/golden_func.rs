@@ -3,6 +3,7 @@
 //! and of our feature fixture, and `--format json` must agree with it.
 
 mod common;
+mod tool_path;
 
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 //! real `go test` profiles; and the merge's refusals (exit status, message, nothing written).
 
 mod common;
+mod tool_path;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

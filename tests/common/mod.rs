@@ -13,6 +13,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+pub use crate::tool_path::require_tool;
+
 /// Path of the goc-adapter binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_goc-adapter"))
@@ -33,20 +35,6 @@ pub fn fixture(name: &str) -> PathBuf {
     let dir = manifest_dir().join("tests/fixtures").join(name);
     assert!(dir.is_dir(), "fixture {} is missing", dir.display());
     dir
-}
-
-/// Finds `name` on PATH, or panics telling how to get it there.
-pub fn require_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "required tool `{name}` is not on PATH: run the tests through scripts/test.sh \
-                 (or `source scripts/env.sh` first)"
-            )
-        })
 }
 
 /// A one-line description of a command, for failure messages.

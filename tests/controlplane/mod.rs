@@ -34,6 +34,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::json;
 
+pub use crate::tool_path::require_tool;
+
 /// How long etcd plus kube-apiserver may take to become ready (a few seconds when idle; CI
 /// machines are shared).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -357,21 +359,6 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Finds `name` on PATH, or panics telling how to get it there.
-pub fn require_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "required tool `{name}` is not on PATH: run the tests through scripts/test.sh \
-                 (or `source scripts/env.sh` first; scripts/install-kube.sh builds etcd, \
-                 kube-apiserver and helm)"
-            )
-        })
 }
 
 /// A one-line description of a command, for failure messages.

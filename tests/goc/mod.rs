@@ -21,6 +21,8 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use crate::tool_path::require_tool;
+
 #[allow(unused_imports)]
 pub use doubles::{FakeAgent, PodMonitor};
 #[allow(unused_imports)]
@@ -46,20 +48,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("binding 127.0.0.1:0")
-}
-
-/// Finds `name` on PATH, or panics telling how to get it there.
-pub fn require_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "required tool `{name}` is not on PATH: run the tests through scripts/test.sh \
-                 (or `source scripts/env.sh` first)"
-            )
-        })
 }
 
 /// Runs a command, panicking with its output if it cannot start or fails.
