@@ -331,3 +331,70 @@ fn number<T: TryFrom<u64>>(digits: &[u8], what: &str) -> Result<T, String> {
     }
     T::try_from(v).map_err(|_| too_large())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile over PARALLEL_MIN: 40 files whose runs repeat (as concatenated `go test`
+    /// outputs do), with duplicate blocks, in set mode to check the clamp too.
+    fn big_profile() -> String {
+        let mut s = String::from("mode: set\n");
+        let mut round = 0;
+        while s.len() < 2 * PARALLEL_MIN {
+            for f in 0..40 {
+                for b in 0..30 {
+                    let (line, count) = (b * 3 + 1, (b + f + round) % 3);
+                    s.push_str(&format!(
+                        "example.com/m/pkg{f}/file.go:{line}.2,{}.9 {} {count}\n",
+                        line + 1,
+                        b % 4 + 1
+                    ));
+                }
+            }
+            round += 1;
+        }
+        s
+    }
+
+    fn sequential(data: &[u8]) -> Result<Profile, ProfileError> {
+        let (mode, files) = parse_lines("x", None, data)?;
+        finish(
+            "x",
+            mode.ok_or(ProfileError::Empty { input: "x".into() })?,
+            vec![files],
+        )
+    }
+
+    #[test]
+    fn chunked_parse_equals_the_sequential_one() {
+        let text = big_profile();
+        assert!(text.len() >= PARALLEL_MIN);
+        // Straight from the chunked path: a fallback to the sequential parse would hide a bad cut.
+        let chunked = parse_chunked("x", text.as_bytes())
+            .expect("valid input is parsed in chunks")
+            .unwrap();
+        assert_eq!(chunked, sequential(text.as_bytes()).unwrap());
+        assert_eq!(parse("x", text.as_bytes()).unwrap(), chunked);
+        assert_eq!(chunked.files.len(), 40);
+        assert!(chunked.files.iter().all(|f| f.blocks.len() == 30));
+        assert!(chunked.files[0].blocks.iter().any(|b| b.count == 1));
+    }
+
+    #[test]
+    fn chunked_parse_reports_the_first_error_with_its_line() {
+        let mut text = big_profile();
+        let lines = text.lines().count();
+        // A bad line late in the input (in the last chunk) and a second one after it.
+        text.push_str("example.com/m/pkg0/file.go:1.2,x.9 1 1\nnot a block\n");
+        assert!(
+            parse_chunked("x", text.as_bytes()).is_none(),
+            "errors fall back"
+        );
+        let err = parse("x", text.as_bytes()).unwrap_err();
+        match err {
+            ProfileError::BadLine { line, .. } => assert_eq!(line, lines + 1),
+            other => panic!("want a bad line error, got {other:?}"),
+        }
+    }
+}
