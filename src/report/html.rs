@@ -468,7 +468,7 @@ fn figures(out: &mut Vec<u8>, tip: &str, label: &str, c: Counts) {
 /// "cs": [state, ...]}`, offsets in UTF-16 code units of `t`.
 fn file_json(out: &mut Vec<u8>, text: &str, segs: &[Segment], changed: Option<&ChangedLines>) {
     put(out, "{\"t\":");
-    put_json(out, text);
+    put_json_str(out, text);
     put(out, ",\"s\":[");
     for (i, s) in segs.iter().enumerate() {
         if i > 0 {
@@ -557,6 +557,59 @@ fn put_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     }
 }
 
+/// How [`put_json_str`] writes each byte: 0 as it is, `u` as `\u00XX`, else `\` and the byte.
+const JSON_ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'<' as usize] = b'u';
+    t
+};
+
+/// A JSON string safe inside `<script>`, byte for byte what [`put_json`] writes for a string
+/// (serde_json's escapes, `<` as `\u003c`), without serde's per-fragment calls: a source has
+/// an escape (tab, newline, quote) every few bytes, and going through the serializer was the
+/// largest single cost of an HTML report.
+fn put_json_str(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + bytes.len() / 8 + 2);
+    out.push(b'"');
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = JSON_ESCAPE[usize::from(b)];
+        if esc == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[last..i]);
+        if esc == b'u' {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', esc]);
+        }
+        last = i + 1;
+    }
+    out.extend_from_slice(&bytes[last..]);
+    out.push(b'"');
+}
+
 struct ScriptSafe;
 
 impl serde_json::ser::Formatter for ScriptSafe {
@@ -583,6 +636,21 @@ mod tests {
 
     fn block(sl: u32, sc: u32, el: u32, ec: u32, n: u32, c: u64) -> Block {
         Block::new(sl, sc, el, ec, n, c)
+    }
+
+    /// The fast string writer is byte for byte the serializer's, on every byte value that
+    /// can occur in a `str`.
+    #[test]
+    fn json_string_matches_the_serializer() {
+        let mut text: String = (0u8..0x80).map(char::from).collect();
+        text.push_str("\u{80}é\u{2028}\u{fffd}😀 </script><!-- \"q\" \\ end");
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        put_json_str(&mut fast, &text);
+        put_json(&mut slow, &text);
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(slow).unwrap()
+        );
     }
 
     /// What [`render_with`] takes.
