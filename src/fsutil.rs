@@ -1,4 +1,5 @@
-//! Crash-safe file writes: temp file in the same directory, fsync, rename, fsync the directory.
+//! File I/O with guarantees: crash-safe writes (temp file in the same directory, fsync, rename,
+//! fsync the directory) and reads of large inputs without a copy.
 
 use std::io::Write;
 use std::path::Path;
@@ -40,4 +41,47 @@ pub fn write_atomic_with(
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename is durable only once the directory entry is on disk.
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// The bytes of an input file: mapped when it is large, read otherwise.
+pub enum Input {
+    /// A read-only mapping of a large regular file.
+    Mapped(memmap2::Mmap),
+    /// The file read into memory.
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Mapped(m) => m,
+            Input::Read(v) => v,
+        }
+    }
+}
+
+/// Inputs from this size on are mapped: reading copies every page out of the page cache into
+/// fresh memory the kernel must first zero, which was a sixth of a func report's CPU for a 5 MB
+/// profile; a mapping shares the cached pages. Smaller files are cheaper to read.
+const MAP_FROM: u64 = 1 << 20;
+
+/// Reads the file at `path` for parsing: large regular files are mapped instead of copied.
+///
+/// Only for command-line inputs: a file truncated by another process while it is mapped makes
+/// the process fail with SIGBUS (the outputs are written crash-safe, so nothing stored is lost);
+/// the service never maps what it stores.
+pub fn read_input(path: &Path) -> std::io::Result<Input> {
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() >= MAP_FROM {
+        // SAFETY: the mapping is read-only and private to this process; the remaining hazard
+        // (another process truncating the file meanwhile) is documented above.
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        return Ok(Input::Mapped(map));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut &file, &mut buf)?;
+    Ok(Input::Read(buf))
 }

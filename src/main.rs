@@ -178,17 +178,23 @@ fn run(cli: Cli) -> Result<()> {
                 tracing::warn!(file = %name, "not found in {} at {}: left out of the report", repo.display(), tree.commit_id());
             }
             let commit_id = tree.commit_id();
-            let text = match format {
-                ReportFormat::Func => report::func::render(&cov),
-                ReportFormat::Json => report::json::render(&cov, Some(&commit_id)),
-                // Megabytes for a big module: written out piece by piece, never whole in memory.
-                ReportFormat::Html => {
-                    return write_output_with(output.as_deref(), |w| {
-                        report::html::write_scripts(&cov, &scripts, Some(&commit_id), w)
-                    });
+            let written = match format {
+                ReportFormat::Func => {
+                    write_output(output.as_deref(), report::func::render(&cov).as_bytes())
                 }
+                ReportFormat::Json => write_output(
+                    output.as_deref(),
+                    report::json::render(&cov, Some(&commit_id)).as_bytes(),
+                ),
+                // Megabytes for a big module: written out piece by piece, never whole in memory.
+                ReportFormat::Html => write_output_with(output.as_deref(), |w| {
+                    report::html::write_scripts(&cov, &scripts, Some(&commit_id), w)
+                }),
             };
-            write_output(output.as_deref(), text.as_bytes())
+            // The process ends here: freeing the profile, the tree index and the report's
+            // structures (hundreds of thousands of allocations for a big module) is wasted time.
+            std::mem::forget((merged, tree, cov, scripts));
+            written
         }
     }
 }
@@ -208,15 +214,20 @@ fn load_profiles(names: &[String]) -> Result<Profile> {
                 std::io::stdin()
                     .read_to_end(&mut buf)
                     .context("reading profile from stdin")?;
-                buf
+                goc_adapter::fsutil::Input::Read(buf)
             } else {
-                std::fs::read(name).with_context(|| format!("reading profile {name}"))?
+                goc_adapter::fsutil::read_input(Path::new(name))
+                    .with_context(|| format!("reading profile {name}"))?
             };
             Ok(profile::parse(name, &bytes)?)
         })
         .collect();
     // The first failing input in command-line order, whichever thread finished first.
-    let parsed = parsed.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut parsed = parsed.into_iter().collect::<Result<Vec<_>>>()?;
+    if parsed.len() == 1 {
+        // Parsing normalized it already: a merge would only copy it.
+        return parsed.pop().context("no profile given");
+    }
     let refs: Vec<(&str, &Profile)> = names.iter().map(String::as_str).zip(&parsed).collect();
     match profile::merge(&refs)? {
         Some(p) => Ok(p),
