@@ -85,7 +85,7 @@ pub fn changed_lines(
 /// [`compute`] with the changes already taken by [`changed_lines`] (same `opts`).
 pub fn compute_with(
     tree: &SourceTree,
-    changes: Changes,
+    mut changes: Changes,
     profile: &Profile,
     opts: &DiffOptions,
 ) -> Result<Incremental, IncrementalError> {
@@ -95,7 +95,8 @@ pub fn compute_with(
         located: &located,
         changes: &changes.files,
     };
-    let texts = tree.read_located(&located, &input.needed(opts.lines), &changes.go_contents)?;
+    let known = std::mem::take(&mut changes.go_contents);
+    let texts = tree.read_located(&located, &input.needed(opts.lines), known)?;
     let result = diff::compute(&input, &texts, opts)?;
     Ok(Incremental {
         result,

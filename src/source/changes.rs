@@ -71,7 +71,7 @@ pub struct Changes {
     /// listed with no lines.
     pub files: Vec<ChangedFile>,
     /// The head's content of each changed `.go` file, read for the diff anyway: callers need
-    /// not read it again.
+    /// not read it again ([`crate::incremental::compute_with`] takes it over, leaving it empty).
     pub go_contents: HashMap<String, Vec<u8>>,
 }
 

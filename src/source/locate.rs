@@ -31,18 +31,20 @@ impl SourceTree {
     }
 
     /// Reads the sources at the given indices of `located` (others stay `None`), aligned with
-    /// `located`; contents already at hand (`known`, by repository path) are not read again.
+    /// `located`; contents already at hand (`known`, by repository path) are moved over, not
+    /// read again (nor copied: for a large change they are megabytes).
     pub fn read_located(
         &self,
         located: &[Option<Located>],
         indices: &[usize],
-        known: &HashMap<String, Vec<u8>>,
+        mut known: HashMap<String, Vec<u8>>,
     ) -> Result<Vec<Option<Vec<u8>>>, SourceError> {
         let mut out = vec![None; located.len()];
         for &i in indices {
             if let Some(Some(loc)) = located.get(i) {
-                out[i] = match known.get(&loc.path) {
-                    Some(text) => Some(text.clone()),
+                // A path wanted twice (two import paths of one file) is read again the second time.
+                out[i] = match known.remove(&loc.path) {
+                    Some(text) => Some(text),
                     None => self.read(&loc.path)?,
                 };
             }
