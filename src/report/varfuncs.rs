@@ -105,10 +105,15 @@ impl<'a> Lexer<'a> {
                 return;
             }
             let end = b.min(self.src.len()).max(self.pos);
-            for i in self.pos..end {
-                if self.src[i] == b'\n' {
-                    self.newline(i);
-                }
+            // Declarations are most of a file: count their lines with a plain (vectorized)
+            // count, then find where the last line starts.
+            let seg = &self.src[self.pos..end];
+            let n = seg.iter().filter(|&&c| c == b'\n').count();
+            if let Some(last) = memchr::memrchr(b'\n', seg) {
+                self.line = self
+                    .line
+                    .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+                self.line_start = self.pos + last + 1;
             }
             self.pos = end;
             self.next_skip += 1;
