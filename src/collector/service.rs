@@ -634,18 +634,16 @@ impl Collector {
         }
     }
 
-    /// Fetches and parses each address's profile, with its fingerprint.
+    /// Fetches each address's profile text, with its fingerprint (not parsed yet: an idle
+    /// agent's text never needs to be).
     async fn fetch_all(t: &TargetRuntime, addresses: &[String]) -> Vec<Fetched> {
         futures::stream::iter(addresses.iter().cloned())
             .map(|a| async move {
                 let r = match t.goc.agent_profile(&a, t.target.probe_timeout).await {
-                    Ok(bytes) => match profile::parse(&a, &bytes) {
-                        Ok(p) => {
-                            let print = p.fingerprint();
-                            Ok((p, print))
-                        }
-                        Err(e) => Err(format!("malformed profile: {e}")),
-                    },
+                    Ok(bytes) => {
+                        let print = profile::text_fingerprint(&bytes);
+                        Ok((bytes, print))
+                    }
                     Err(e) => Err(e.to_string()),
                 };
                 (a, r)
@@ -718,7 +716,8 @@ impl Collector {
             .collect();
         let fetched = Self::fetch_all(&t, &addresses).await;
         // Idle agents, the usual case: every snapshot is the one already held (same
-        // fingerprint), so the counts are not loaded, merged, hashed or saved.
+        // fingerprint), so nothing is parsed and the counts are not loaded, merged, hashed or
+        // saved.
         let unchanged = inner.state.md5.is_some()
             && !fetched.is_empty()
             && fetched.iter().all(|(a, r)| {
@@ -735,9 +734,18 @@ impl Collector {
         let mut errors = Vec::new();
         let mut to_remove = Vec::new();
         for (addr, result) in fetched {
-            let ok = match result {
-                Ok(_) if unchanged => Ok(()),
-                Ok((p, print)) => match inner.accum.observe(&addr, p) {
+            let parsed = match result {
+                Ok(_) if unchanged => None,
+                Ok((bytes, print)) => Some(
+                    profile::parse(&addr, &bytes)
+                        .map(|p| (p, print))
+                        .map_err(|e| format!("malformed profile: {e}")),
+                ),
+                Err(e) => Some(Err(e)),
+            };
+            let ok = match parsed {
+                None => Ok(()),
+                Some(Ok((p, print))) => match inner.accum.observe(&addr, p) {
                     Ok(observed) => {
                         let st = inner.state.addresses.entry(addr.clone()).or_default();
                         // A snapshot the saved counts lacked is saved even with a known
@@ -750,7 +758,7 @@ impl Collector {
                     }
                     Err(e) => Err(format!("rejected profile: {e}")),
                 },
-                Err(e) => Err(e),
+                Some(Err(e)) => Err(e),
             };
             let pod = self
                 .pod_views
@@ -971,8 +979,9 @@ impl Collector {
     }
 }
 
-/// An address and what fetching it gave: its profile and fingerprint, or why not.
-type Fetched = (String, Result<(Profile, String), String>);
+/// An address and what fetching it gave: its profile text and that text's fingerprint, or why
+/// not.
+type Fetched = (String, Result<(Vec<u8>, String), String>);
 
 /// Runs store writes on a blocking thread: their fsyncs must not stall the async workers (with
 /// 8 syncs at once they held both workers of a 2-core host, and fetches stalled behind them).

@@ -10,6 +10,7 @@ mod text;
 
 pub use merge::merge;
 pub use parse::parse;
+pub use text::text_fingerprint;
 
 use std::fmt;
 

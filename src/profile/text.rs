@@ -51,29 +51,6 @@ impl Profile {
         Ok(())
     }
 
-    /// A fingerprint of the normalized profile (mode, file names, blocks and counts), 128 bits
-    /// in hex: equal profiles have equal fingerprints in every run of this build. Much cheaper
-    /// than [`Profile::md5_hex`] (no text is built): it tells a re-fetched snapshot that did not
-    /// change from one that did. Not a stored identifier: a later build may compute other values,
-    /// which costs one full comparison, nothing else.
-    pub fn fingerprint(&self) -> String {
-        use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
-        let mut halves = [0u64; 2];
-        for (seed, half) in [0x676f_635f_6164_6170, 0x7465_725f_6670_7631]
-            .into_iter()
-            .zip(&mut halves)
-        {
-            let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
-            self.mode.hash(&mut h);
-            for f in &self.files {
-                f.name.hash(&mut h);
-                f.blocks.hash(&mut h);
-            }
-            *half = h.finish();
-        }
-        format!("{:016x}{:016x}", halves[0], halves[1])
-    }
-
     /// Hex md5 of [`Profile::to_text`].
     pub fn md5_hex(&self) -> String {
         let digest = Md5::digest(self.to_text().as_bytes());
@@ -82,4 +59,43 @@ impl Profile {
             s
         })
     }
+}
+
+/// A fingerprint of profile text, 128 bits in hex, computed without parsing it: the first
+/// non-blank line (the mode line) in place, every other non-blank line as an unordered multiset
+/// (`\r` before a newline ignored), which is all that [`super::parse`]'s result depends on. So
+/// equal fingerprints mean equal parses (agents print their files in a random order, which does
+/// not change it); a different text of the same profile only looks changed. It tells a
+/// re-fetched snapshot that did not change at the cost of hashing its lines, several times
+/// cheaper than parsing them. Not a stored identifier: a later build may compute other values,
+/// which costs one full comparison, nothing else.
+pub fn text_fingerprint(data: &[u8]) -> String {
+    use std::hash::BuildHasher as _;
+    const SEEDS: [u64; 2] = [0x676f_635f_6164_6170, 0x7465_725f_6670_7631];
+    let hashers = SEEDS.map(foldhash::quality::FixedState::with_seed);
+    let mut first: Option<[u64; 2]> = None;
+    // Sums of the other lines' hashes: order does not change a sum.
+    let mut sums = [0u64; 2];
+    let mut lines = 0u64;
+    let mut start = 0;
+    while start < data.len() {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let raw = &data[start..end];
+        start = end + 1;
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.is_empty() {
+            continue;
+        }
+        let h = [hashers[0].hash_one(line), hashers[1].hash_one(line)];
+        if first.is_none() {
+            first = Some(h);
+            continue;
+        }
+        sums[0] = sums[0].wrapping_add(h[0]);
+        sums[1] = sums[1].wrapping_add(h[1]);
+        lines += 1;
+    }
+    let first = first.unwrap_or_default();
+    let [a, b] = [0, 1].map(|i| hashers[i].hash_one((first[i], sums[i], lines)));
+    format!("{a:016x}{b:016x}")
 }

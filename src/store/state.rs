@@ -17,9 +17,9 @@ pub struct AddressState {
     pub note: Option<String>,
     /// Last successful fetch.
     pub last_ok: Option<jiff::Timestamp>,
-    /// [`crate::profile::Profile::fingerprint`] of this address's snapshot held in the counts
-    /// (saved before this state): a fetch with the same fingerprint changes nothing, so the
-    /// counts need not be loaded, merged or hashed.
+    /// [`crate::profile::text_fingerprint`] of the text of this address's snapshot held in the
+    /// counts (saved before this state): a fetch with the same fingerprint changes nothing, so
+    /// it is not parsed and the counts need not be loaded, merged or hashed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
 }
