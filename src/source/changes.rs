@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use git2::{Delta, DiffOptions, FileMode, Oid, Patch, Repository};
 use rayon::prelude::*;
 
+use super::handles::Handles;
 use super::renames::{Side, Which, find_renames};
 use crate::report::diff::ChangedFile;
 
@@ -116,34 +117,44 @@ pub fn changed_lines(
         source,
     };
     let gitdir = repo.path().to_path_buf();
-    let jobs =
-        jobs(&objects_only(&gitdir).map_err(diff_err)?, merge_base, head).map_err(diff_err)?;
-    // One repository handle per thread (handles are not shared across threads), each diffing a
-    // contiguous share of the files.
-    let threads = rayon::current_num_threads().max(1);
-    let chunk = jobs.len().div_ceil(threads).max(1);
-    let added: Vec<Result<Added, git2::Error>> = jobs
-        .par_chunks(chunk)
-        .map(|part| match objects_only(&gitdir) {
-            Ok(r) => part
-                .iter()
-                .map(|job| added_lines(&r, job, numbering))
-                .collect(),
-            Err(e) => vec![Err(e)],
-        })
-        .collect::<Vec<Vec<_>>>()
+    let handles = Handles::new(|| objects_only(&gitdir));
+    let Deltas {
+        modified,
+        deleted,
+        added,
+    } = {
+        let h = handles.take();
+        let repo = h.get().map_err(|e| diff_err(copy_err(e)))?;
+        deltas(repo, merge_base, head).map_err(diff_err)?
+    };
+    // Finding renames reads and compares the added and deleted files, one core's work; the
+    // modified files are diffed meanwhile.
+    let (renamed_from, modified_lines) = rayon::join(
+        || {
+            let h = handles.take();
+            h.get()
+                .map_err(copy_err)
+                .and_then(|r| renames(r, &deleted, &added))
+        },
+        || diff_all(&handles, &modified, numbering),
+    );
+    let renamed_from = renamed_from.map_err(diff_err)?;
+    let added_jobs: Vec<Job> = added
         .into_iter()
-        .flatten()
+        .enumerate()
+        .map(|(i, (path, id, mode))| Job {
+            path,
+            old: renamed_from
+                .get(&i)
+                .map(|&s| (deleted[s].1, deleted[s].0.clone())),
+            new: id,
+            new_mode: mode,
+        })
         .collect();
-    if added.len() != jobs.len() {
-        // A handle could not be opened: report its error.
-        if let Some(Err(e)) = added.into_iter().find(Result::is_err) {
-            return Err(diff_err(e));
-        }
-        return Err(diff_err(git2::Error::from_str(
-            "internal: diff results misaligned",
-        )));
-    }
+    let added_lines = diff_all(&handles, &added_jobs, numbering);
+    let jobs: Vec<Job> = modified.into_iter().chain(added_jobs).collect();
+    let added: Vec<Result<Added, git2::Error>> =
+        modified_lines.into_iter().chain(added_lines).collect();
     let mut files = Vec::with_capacity(jobs.len());
     let mut go_contents = HashMap::new();
     for (job, added) in jobs.into_iter().zip(added) {
@@ -182,9 +193,22 @@ fn objects_only(gitdir: &std::path::Path) -> Result<Repository, git2::Error> {
     Ok(repo)
 }
 
-/// The files to diff: every added, modified or type-changed file of the head, each with the
-/// version it is compared with (renames resolved as git does).
-fn jobs(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<Job>, git2::Error> {
+/// An added or deleted file: path, blob and mode.
+type Entry = (String, Oid, FileMode);
+
+/// What the tree diff gives, before renames are found.
+struct Deltas {
+    /// Modified and type-changed files, each with the version it is compared with.
+    modified: Vec<Job>,
+    /// Deleted files, by path (bytewise, git's queue order).
+    deleted: Vec<Entry>,
+    /// Added files, by path.
+    added: Vec<Entry>,
+}
+
+/// The tree diff between two commits: the modified files as jobs, the added and deleted ones
+/// as candidates for rename detection.
+fn deltas(repo: &Repository, from: Oid, to: Oid) -> Result<Deltas, git2::Error> {
     let old_tree = repo.find_commit(from)?.tree()?;
     let new_tree = repo.find_commit(to)?.tree()?;
     let mut opts = DiffOptions::new();
@@ -196,22 +220,24 @@ fn jobs(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<Job>, git2::Error> 
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let mut deleted = Vec::new();
-    let mut added = Vec::new();
-    let mut jobs = Vec::new();
+    let mut out = Deltas {
+        modified: Vec::new(),
+        deleted: Vec::new(),
+        added: Vec::new(),
+    };
     for d in diff.deltas() {
         let (old, new) = (d.old_file(), d.new_file());
         match d.status() {
-            Delta::Deleted => deleted.push((path_of(&old), old.id(), old.mode())),
-            Delta::Added => added.push((path_of(&new), new.id(), new.mode())),
-            Delta::Modified => jobs.push(Job {
+            Delta::Deleted => out.deleted.push((path_of(&old), old.id(), old.mode())),
+            Delta::Added => out.added.push((path_of(&new), new.id(), new.mode())),
+            Delta::Modified => out.modified.push(Job {
                 path: path_of(&new),
                 old: Some((old.id(), path_of(&old))),
                 new: new.id(),
                 new_mode: new.mode(),
             }),
             // git shows a type change as the old file deleted and the new one created.
-            Delta::Typechange => jobs.push(Job {
+            Delta::Typechange => out.modified.push(Job {
                 path: path_of(&new),
                 old: None,
                 new: new.id(),
@@ -221,34 +247,46 @@ fn jobs(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<Job>, git2::Error> 
         }
     }
     // git's queue order: by path, bytewise.
-    deleted.sort_by(|a, b| a.0.cmp(&b.0));
-    added.sort_by(|a, b| a.0.cmp(&b.0));
-    let renamed_from = renames(repo, &deleted, &added)?;
-    for (i, (path, id, mode)) in added.into_iter().enumerate() {
-        jobs.push(Job {
-            path,
-            old: renamed_from
-                .get(&i)
-                .map(|&s| (deleted[s].1, deleted[s].0.clone())),
-            new: id,
-            new_mode: mode,
-        });
-    }
-    Ok(jobs)
+    out.deleted.sort_by(|a, b| a.0.cmp(&b.0));
+    out.added.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The added lines of each job, in job order, on all cores.
+fn diff_all<F: Fn() -> Result<Repository, git2::Error> + Sync>(
+    handles: &Handles<F>,
+    jobs: &[Job],
+    numbering: Numbering,
+) -> Vec<Result<Added, git2::Error>> {
+    jobs.par_iter()
+        .map_init(
+            || handles.take(),
+            |h, job| {
+                h.get()
+                    .map_err(copy_err)
+                    .and_then(|r| added_lines(r, job, numbering))
+            },
+        )
+        .collect()
+}
+
+/// A copy of a handle's open error (the handle keeps the original).
+fn copy_err(e: &git2::Error) -> git2::Error {
+    git2::Error::new(e.code(), e.class(), e.message())
 }
 
 /// For each added file (by index) that git would call a rename: the deleted file (by index).
 fn renames(
     repo: &Repository,
-    deleted: &[(String, Oid, FileMode)],
-    added: &[(String, Oid, FileMode)],
+    deleted: &[Entry],
+    added: &[Entry],
 ) -> Result<HashMap<usize, usize>, git2::Error> {
     if deleted.is_empty() || added.is_empty() {
         return Ok(HashMap::new());
     }
     // Sizes from the object headers; contents only for the pairs git would compare.
     let odb = repo.odb()?;
-    let size = |(_, id, mode): &(String, Oid, FileMode)| -> Result<usize, git2::Error> {
+    let size = |(_, id, mode): &Entry| -> Result<usize, git2::Error> {
         if *mode == FileMode::Commit {
             // A submodule entry has no blob (and is never similar to anything).
             return Ok(0);
@@ -280,7 +318,7 @@ fn renames(
     Ok(pairs.into_iter().map(|(s, d)| (d, s)).collect())
 }
 
-fn side<'a>(((path, id, mode), size): (&'a (String, Oid, FileMode), usize)) -> Side<'a> {
+fn side<'a>(((path, id, mode), size): (&'a Entry, usize)) -> Side<'a> {
     Side {
         path: path.as_str(),
         oid: id.as_bytes(),

@@ -6,12 +6,15 @@
 pub mod changes;
 mod fetch;
 mod gomod;
+mod handles;
 mod locate;
 mod renames;
 
 pub use fetch::{Credentials, FetchError, ensure_clone, fetch, resolve_commit};
 
 pub use gomod::module_path;
+
+use handles::Handles;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -286,10 +289,7 @@ impl SourceTree {
             what: what.to_string(),
             source,
         };
-        let handles = Handles {
-            path: repo_path,
-            free: std::sync::Mutex::new(Vec::new()),
-        };
+        let handles = Handles::new(|| Repository::open(repo_path));
         wanted
             .into_par_iter()
             .enumerate()
@@ -308,47 +308,5 @@ impl SourceTree {
                 },
             )
             .collect()
-    }
-}
-
-/// Repository handles for rayon's pieces of work, kept for reuse: rayon starts a piece for every
-/// split of the input (27 for a 1,232-file profile on two cores), and opening a handle reads
-/// git's config files each time; reused, there are no more handles than threads.
-struct Handles<'a> {
-    path: &'a Path,
-    free: std::sync::Mutex<Vec<Repository>>,
-}
-
-impl Handles<'_> {
-    /// A free handle, or a new one.
-    fn take(&self) -> Handle<'_> {
-        let free = self.free.lock().ok().and_then(|mut f| f.pop());
-        Handle {
-            pool: self,
-            repo: free.map_or_else(|| Repository::open(self.path), Ok),
-        }
-    }
-}
-
-/// A handle in use; it goes back to its pool when dropped.
-struct Handle<'a> {
-    pool: &'a Handles<'a>,
-    repo: Result<Repository, git2::Error>,
-}
-
-impl Handle<'_> {
-    fn get(&self) -> Result<&Repository, &git2::Error> {
-        self.repo.as_ref()
-    }
-}
-
-impl Drop for Handle<'_> {
-    fn drop(&mut self) {
-        let returned = Err(git2::Error::from_str("handle returned to its pool"));
-        if let Ok(repo) = std::mem::replace(&mut self.repo, returned)
-            && let Ok(mut free) = self.pool.free.lock()
-        {
-            free.push(repo);
-        }
     }
 }
