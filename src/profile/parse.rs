@@ -45,7 +45,7 @@ pub fn parse(input: &str, data: &[u8]) -> Result<Profile, ProfileError> {
     finish(input, mode, vec![files])
 }
 
-/// Splits the block lines after the mode line into one chunk per core and parses them in
+/// Splits the block lines after the mode line into a few chunks per core and parses them in
 /// parallel. `None` when a chunk has an error: the caller parses sequentially, which reports the
 /// first error with its line number.
 fn parse_chunked(input: &str, data: &[u8]) -> Option<Result<Profile, ProfileError>> {
@@ -65,7 +65,9 @@ fn parse_chunked(input: &str, data: &[u8]) -> Option<Result<Profile, ProfileErro
         }
     };
     let body = data.get(start..)?;
-    let chunks = rayon::current_num_threads().max(1);
+    // A few chunks per core: a report parses while another core indexes the tree, and that
+    // core takes chunks over when it is done instead of idling.
+    let chunks = rayon::current_num_threads().max(1) * 4;
     let mut bounds = vec![0];
     for i in 1..chunks {
         let at = (body.len() * i / chunks).max(*bounds.last()?);
