@@ -414,12 +414,7 @@ pub fn compute(
 /// function declarations.
 fn var_func_literals(text: &[u8], funcs: &[FuncDecl]) -> Vec<Extent> {
     let mut line_starts = vec![0usize];
-    line_starts.extend(
-        text.iter()
-            .enumerate()
-            .filter(|&(_, &b)| b == b'\n')
-            .map(|(i, _)| i + 1),
-    );
+    line_starts.extend(memchr::memchr_iter(b'\n', text).map(|i| i + 1));
     let offset = |line: u32, col: u32| {
         let start = line_starts
             .get(line.saturating_sub(1) as usize)
