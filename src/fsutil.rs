@@ -31,7 +31,12 @@ pub fn write_atomic_with(
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     {
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        let file = EarlyWriteback {
+            file: tmp.as_file_mut(),
+            written: 0,
+            started: 0,
+        };
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
         fill(&mut w)?;
         w.flush()?;
     }
@@ -42,6 +47,52 @@ pub fn write_atomic_with(
     // The rename is durable only once the directory entry is on disk.
     std::fs::File::open(dir)?.sync_all()
 }
+
+/// Writes to a file and starts the disk writes of every full MiB written, so that the fsync
+/// at the end waits only for the tail: for a report of megabytes that wait was a fifth of the
+/// whole command.
+struct EarlyWriteback<'a> {
+    file: &'a mut std::fs::File,
+    written: u64,
+    /// Bytes whose writeback was started.
+    started: u64,
+}
+
+/// How much is written before its writeback is started.
+const WRITEBACK_STEP: u64 = 1 << 20;
+
+impl Write for EarlyWriteback<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITEBACK_STEP {
+            start_writeback(self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Asks the kernel to start writing a range of `file` to disk, without waiting. Only a hint:
+/// the fsync that follows is what makes the data durable, so a failure here is ignored.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd as _;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain syscall on a file descriptor this function borrows; no memory is passed.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 /// The bytes of an input file: mapped when it is large, read otherwise.
 pub enum Input {
