@@ -136,3 +136,33 @@ pub fn read_input(path: &Path) -> std::io::Result<Input> {
     std::io::Read::read_to_end(&mut &file, &mut buf)?;
     Ok(Input::Read(buf))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Large writes (whose writeback starts early) and small ones land whole; large inputs are
+    /// mapped, small ones read, both with the file's bytes.
+    #[test]
+    fn writes_and_reads_small_and_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0usize, 10, (3 << 20) + 7] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = dir.path().join(format!("f{len}"));
+            write_atomic_with(&path, 0o644, |w| {
+                for piece in data.chunks(100_000) {
+                    w.write_all(piece)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            let input = read_input(&path).unwrap();
+            assert_eq!(&input[..], &data[..]);
+            assert_eq!(
+                matches!(input, Input::Mapped(_)),
+                len as u64 >= MAP_FROM,
+                "{len} bytes"
+            );
+        }
+    }
+}
