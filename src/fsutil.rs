@@ -49,8 +49,8 @@ pub fn write_atomic_with(
 }
 
 /// Writes to a file and starts the disk writes of every full MiB written, so that the fsync
-/// at the end waits only for the tail: for a report of megabytes that wait was a fifth of the
-/// whole command.
+/// at the end waits only for the tail: for an HTML report of megabytes that wait was a sixth of
+/// the whole command.
 struct EarlyWriteback<'a> {
     file: &'a mut std::fs::File,
     written: u64,
@@ -121,14 +121,15 @@ const MAP_FROM: u64 = 1 << 20;
 /// Reads the file at `path` for parsing: large regular files are mapped instead of copied.
 ///
 /// Only for command-line inputs: a file truncated by another process while it is mapped makes
-/// the process fail with SIGBUS (the outputs are written crash-safe, so nothing stored is lost);
-/// the service never maps what it stores.
+/// the process fail with SIGBUS, and one rewritten in place may be read half old, half new (a
+/// parse error or a wrong report, as when reading it while it is written; the outputs are
+/// written crash-safe, so nothing stored is lost); the service never maps what it stores.
 pub fn read_input(path: &Path) -> std::io::Result<Input> {
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() && meta.len() >= MAP_FROM {
-        // SAFETY: the mapping is read-only and private to this process; the remaining hazard
-        // (another process truncating the file meanwhile) is documented above.
+        // SAFETY: the mapping is read-only and only ever read as bytes; the remaining hazard
+        // (another process changing or truncating the file meanwhile) is documented above.
         let map = unsafe { memmap2::Mmap::map(&file) }?;
         return Ok(Input::Mapped(map));
     }
