@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use git2::{Delta, DiffOptions, FileMode, Oid, Patch, Repository};
 use rayon::prelude::*;
 
-use super::handles::Handles;
+use super::handles::{Handles, copy_err};
 use super::renames::{Side, Which, find_renames};
 use crate::report::diff::ChangedFile;
 
@@ -268,11 +268,6 @@ fn diff_all<F: Fn() -> Result<Repository, git2::Error> + Sync>(
             },
         )
         .collect()
-}
-
-/// A copy of a handle's open error (the handle keeps the original).
-fn copy_err(e: &git2::Error) -> git2::Error {
-    git2::Error::new(e.code(), e.class(), e.message())
 }
 
 /// For each added file (by index) that git would call a rename: the deleted file (by index).

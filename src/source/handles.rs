@@ -47,6 +47,11 @@ impl<F> Handle<'_, F> {
     }
 }
 
+/// A copy of a handle's open error (the handle keeps the original).
+pub(crate) fn copy_err(e: &git2::Error) -> git2::Error {
+    git2::Error::new(e.code(), e.class(), e.message())
+}
+
 impl<F> Drop for Handle<'_, F> {
     fn drop(&mut self) {
         let returned = Err(git2::Error::from_str("handle returned to its pool"));

@@ -301,7 +301,7 @@ impl SourceTree {
                     };
                     let repo = handle.get().map_err(|e| SourceError::Open {
                         path: repo_path.clone(),
-                        source: git2::Error::new(e.code(), e.class(), e.message()),
+                        source: handles::copy_err(e),
                     })?;
                     let blob = repo.find_blob(oid).map_err(|e| read_err(&path, e))?;
                     Ok(Some(f(i, &path, blob.content())))
