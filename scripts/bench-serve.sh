@@ -231,6 +231,12 @@ end = max(datetime.datetime.fromisoformat(x['last_sync'].replace('Z', '+00:00'))
 print(f'{end - $start:.2f}')")
   hwm_kib[$label]=$(awk '/VmHWM/ {print $2}' "/proc/$adapter_pid/status")
   echo "   $label round: ${round_s[$label]} s; peak RSS $((hwm_kib[$label] / 1024)) MiB"
+  # Where the syncs' time went (durations summed over names; up to SYNC_PARALLELISM overlap).
+  curl -sf "$api/metrics" | awk '
+    /^goc_adapter_sync_duration_seconds_sum/ {sync = $NF}
+    /^goc_adapter_report_build_duration_seconds_sum/ {rep = $NF}
+    /^goc_adapter_report_build_duration_seconds_count/ {n = $NF}
+    END {printf "   summed over names: sync %.1f s, of which building reports %.1f s (%d names)\n", sync, rep, n}'
   check_services "$outcome"
 }
 # Each name's state file says when it is due; clearing that makes every name due at the next

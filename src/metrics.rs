@@ -42,6 +42,9 @@ pub struct Metrics {
     pub fetch_errors: Counter,
     /// Sync duration in seconds.
     pub sync_seconds: Histogram,
+    /// Duration of building a changed name's reports (part of its sync; a first one includes
+    /// the clone), in seconds.
+    pub report_seconds: Histogram,
 }
 
 impl Metrics {
@@ -55,6 +58,7 @@ impl Metrics {
         let removed_addresses = Counter::default();
         let fetch_errors = Counter::default();
         let sync_seconds = Histogram::new([0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0]);
+        let report_seconds = Histogram::new([0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0]);
         registry.register(
             "line_coverage_percent",
             "Line coverage (go tool cover -func total)",
@@ -86,6 +90,11 @@ impl Metrics {
             "Duration of one name's sync",
             sync_seconds.clone(),
         );
+        registry.register(
+            "report_build_duration_seconds",
+            "Duration of building one changed name's reports (with the clone or fetch they need), part of its sync",
+            report_seconds.clone(),
+        );
         Metrics {
             registry,
             line_percent,
@@ -95,6 +104,7 @@ impl Metrics {
             removed_addresses,
             fetch_errors,
             sync_seconds,
+            report_seconds,
         }
     }
 

@@ -190,6 +190,15 @@ fn sync_serves_reports_equal_to_go_tool_cover() {
         metrics.contains("# TYPE"),
         "not Prometheus text: {metrics:.300}"
     );
+    // The sync stored a new profile, so it built reports, and said how long that took.
+    let report_builds = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("goc_adapter_report_build_duration_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(
+        report_builds.is_some_and(|n| n >= 1),
+        "no report build counted: {report_builds:?}"
+    );
     let portal = adapter.get_ok("/");
     assert_content_type(&portal, "text/html", "portal");
     assert!(portal.text().contains(&name), "portal does not list {name}");

@@ -934,11 +934,15 @@ impl Collector {
         let t2 = t.clone();
         let parts = entry.parts.clone();
         let resolved = state.resolved_commit.clone();
+        let started = Instant::now();
         let built = tokio::task::spawn_blocking(move || {
             build_reports(&store, &t2.target, &parts, resolved, &merged)
         })
         .await
         .map_err(|e| CollectorError::Other(format!("report task failed: {e}")))?;
+        self.metrics
+            .report_seconds
+            .observe(started.elapsed().as_secs_f64());
         let mut line = None;
         match built {
             Ok((commit, b)) => {
