@@ -5,21 +5,20 @@ use crate::profile::Profile;
 use crate::report::diff::{DiffOptions, LineRule, UnmeasuredPolicy};
 use crate::report::{self, Coverage, SourceFile, diff_format};
 use crate::source::SourceTree;
-use crate::store::{ReportKind, Store};
+use crate::store::ReportKind;
 use crate::target::{NameParts, Target};
 
-/// Writes the incremental reports (text, JSON, HTML, markdown); returns the diff percent, or
+/// The incremental reports (text, JSON, HTML, markdown) to write, with the diff percent, or
 /// `None` (logged) when the base branch cannot be used. A missing base must not cost the full
 /// reports, so this never fails the sync.
 pub fn build(
-    store: &Store,
     target: &Target,
     parts: &NameParts,
     tree: &SourceTree,
     profile: &Profile,
     cov: &Coverage,
     sources: &[Option<SourceFile>],
-) -> Option<f64> {
+) -> Option<(f64, Vec<(ReportKind, String)>)> {
     let opts = DiffOptions {
         lines: LineRule::DiffCover,
         unmeasured: UnmeasuredPolicy::List,
@@ -54,7 +53,7 @@ pub fn build(
             summary: &summary,
         },
     );
-    let files = [
+    let files = vec![
         (ReportKind::DiffText, diff_format::text(&inc.result, &meta)),
         (ReportKind::DiffJson, diff_format::json(&inc.result, &meta)),
         (
@@ -63,14 +62,5 @@ pub fn build(
         ),
         (ReportKind::DiffHtml, html),
     ];
-    for (kind, text) in files {
-        let written = store
-            .report_path(parts, kind)
-            .and_then(|p| store.write(&p, text.as_bytes()));
-        if let Err(e) = written {
-            tracing::warn!(name = %parts.name, error = %e, "writing an incremental report failed");
-            return None;
-        }
-    }
-    Some(inc.result.total_percent() as f64)
+    Some((inc.result.total_percent() as f64, files))
 }

@@ -29,7 +29,8 @@ pub struct Built {
     pub diff_percent: Option<f64>,
 }
 
-/// Writes func, HTML and JSON reports (and the incremental ones) for `profile` at `commit`.
+/// Writes func, HTML and JSON reports (and the incremental ones) for `profile` at `commit`, in
+/// one batch of crash-safe writes.
 pub fn build(
     store: &Store,
     target: &Target,
@@ -45,23 +46,28 @@ pub fn build(
         tracing::warn!(name = %parts.name, unresolved = cov.unresolved.len(), first = %cov.unresolved[0], "profile files not found in the repository");
     }
     let commit_id = tree.commit_id();
-    let func = report::func::render(&cov);
-    let json = report::json::render(&cov, Some(&commit_id));
-    let html = report::html::render(&cov, profile, &sources, Some(&commit_id));
-    store.write(
-        &store.report_path(parts, ReportKind::Func)?,
-        func.as_bytes(),
-    )?;
-    store.write(
-        &store.report_path(parts, ReportKind::Json)?,
-        json.as_bytes(),
-    )?;
-    store.write(
-        &store.report_path(parts, ReportKind::Html)?,
-        html.as_bytes(),
-    )?;
-    let diff_percent =
-        super::diff_reports::build(store, target, parts, &tree, profile, &cov, &sources);
+    let mut files = vec![
+        (ReportKind::Func, report::func::render(&cov)),
+        (
+            ReportKind::Json,
+            report::json::render(&cov, Some(&commit_id)),
+        ),
+        (
+            ReportKind::Html,
+            report::html::render(&cov, profile, &sources, Some(&commit_id)),
+        ),
+    ];
+    let diff_percent = super::diff_reports::build(target, parts, &tree, profile, &cov, &sources)
+        .map(|(percent, diff_files)| {
+            files.extend(diff_files);
+            percent
+        });
+    // One batch: the report files share a directory, which is then fsynced once.
+    let batch = files
+        .iter()
+        .map(|(kind, text)| Ok((store.report_path(parts, *kind)?, text.as_bytes())))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    store.write_all(&batch)?;
     Ok(Built {
         line_percent: Some(cov.func_total.percent()),
         diff_percent,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::{write_atomic, write_atomic_all};
 use crate::target::{NameParts, validate_path_segment};
 
 /// A storage failure.
@@ -160,6 +160,18 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
         write_atomic(path, bytes).map_err(io(path))
+    }
+
+    /// Writes several files atomically (each one is replaced whole; directories are fsynced once
+    /// per batch), creating parent directories.
+    pub fn write_all(&self, files: &[(PathBuf, &[u8])]) -> Result<(), StoreError> {
+        for (path, _) in files {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+        }
+        let refs: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (p.as_path(), *b)).collect();
+        write_atomic_all(&refs).map_err(|(path, e)| io(&path)(e))
     }
 
     /// Reads a file; `Ok(None)` when it does not exist.
