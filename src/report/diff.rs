@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::{ReportError, overlapping, running_max_end};
 use crate::profile::{Block, FileProfile, Profile};
-use crate::syntax::{CodeToken, Extent, FuncDecl, GoParser, SyntaxError};
+use crate::syntax::{CodeToken, Extent, FuncDecl, GoParser};
 
 /// The lines a change adds to one file, as the diff names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,7 +295,6 @@ pub fn compute(
     }
     let m = input.matching(opts.lines);
     let needed = input.needed(opts.lines);
-    GoParser::new()?;
     // Which lines each needed file's analysis must look at: the added lines of every changed
     // path it answers for (several paths in the cross-module case).
     let mut wanted: HashMap<usize, BTreeSet<u32>> = HashMap::new();
@@ -306,36 +305,42 @@ pub fn compute(
     }
     let analyzed: Vec<Result<(usize, FileLines), ReportError>> = needed
         .par_iter()
-        .map_init(GoParser::new, |parser, &i| {
-            let parser = parser
-                .as_mut()
-                .map_err(|e| SyntaxError::Language(e.to_string()))?;
-            let path = input.located[i]
-                .as_ref()
-                .map(|l| l.path.clone())
-                .unwrap_or_default();
-            let parse_err = |source| ReportError::Parse {
-                path: path.clone(),
-                source,
-            };
-            let Some(text) = &texts[i] else {
-                return Ok((i, FileLines::Statements(BTreeMap::new())));
-            };
-            let lines = wanted.get(&i).cloned().unwrap_or_default();
-            let fl = match opts.lines {
-                LineRule::DiffCover => {
-                    let funcs = super::funcdecls::scan(text);
-                    let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
-                    extents.extend(var_func_literals(text, &funcs));
-                    FileLines::Methods(method_lines(&files[i], &extents, &lines))
-                }
-                LineRule::Statements => {
-                    let tokens = parser.code_tokens(text).map_err(parse_err)?;
-                    FileLines::Statements(statement_lines(&files[i], &tokens, &lines))
-                }
-            };
-            Ok((i, fl))
-        })
+        // A tree-sitter parser only for the statements rule (one per rayon split, made when
+        // first needed): the diff-cover rule scans lexically.
+        .map_init(
+            || None::<GoParser>,
+            |parser, &i| {
+                let path = input.located[i]
+                    .as_ref()
+                    .map(|l| l.path.clone())
+                    .unwrap_or_default();
+                let parse_err = |source| ReportError::Parse {
+                    path: path.clone(),
+                    source,
+                };
+                let Some(text) = &texts[i] else {
+                    return Ok((i, FileLines::Statements(BTreeMap::new())));
+                };
+                let lines = wanted.get(&i).cloned().unwrap_or_default();
+                let fl = match opts.lines {
+                    LineRule::DiffCover => {
+                        let funcs = super::funcdecls::scan(text);
+                        let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
+                        extents.extend(var_func_literals(text, &funcs));
+                        FileLines::Methods(method_lines(&files[i], &extents, &lines))
+                    }
+                    LineRule::Statements => {
+                        let parser = match parser {
+                            Some(p) => p,
+                            None => parser.insert(GoParser::new()?),
+                        };
+                        let tokens = parser.code_tokens(text).map_err(parse_err)?;
+                        FileLines::Statements(statement_lines(&files[i], &tokens, &lines))
+                    }
+                };
+                Ok((i, fl))
+            },
+        )
         .collect();
     let mut by_file: HashMap<usize, FileLines> = HashMap::new();
     for r in analyzed {
