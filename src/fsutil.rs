@@ -163,8 +163,10 @@ impl std::ops::Deref for Input {
 
 /// Inputs from this size on are mapped: reading copies every page out of the page cache into
 /// fresh memory the kernel must first zero, which was a sixth of a func report's CPU for a 5 MB
-/// profile; a mapping shares the cached pages. Smaller files are cheaper to read.
-const MAP_FROM: u64 = 1 << 20;
+/// profile; a mapping shares the cached pages. Smaller files are cheaper to read. The pages are
+/// mapped in one go (populate): faulting them in one by one cost as much as the copy saved, and
+/// a 10-profile merge (1.7 MB in eight files of 150-450 KB) got 12% faster.
+const MAP_FROM: u64 = 64 << 10;
 
 /// Reads the file at `path` for parsing: large regular files are mapped instead of copied.
 ///
@@ -178,7 +180,7 @@ pub fn read_input(path: &Path) -> std::io::Result<Input> {
     if meta.is_file() && meta.len() >= MAP_FROM {
         // SAFETY: the mapping is read-only and only ever read as bytes; the remaining hazard
         // (another process changing or truncating the file meanwhile) is documented above.
-        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }?;
         return Ok(Input::Mapped(map));
     }
     let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));

@@ -204,35 +204,30 @@ fn load_profiles(names: &[String]) -> Result<Profile> {
     if names.iter().filter(|n| *n == "-").count() > 1 {
         bail!("`-` (stdin) given more than once");
     }
-    // Reading and parsing dominate a merge of many profiles; the files are independent.
-    use rayon::prelude::*;
-    let parsed: Vec<Result<Profile>> = names
-        .par_iter()
+    let inputs: Vec<goc_adapter::fsutil::Input> = names
+        .iter()
         .map(|name| {
-            let bytes = if name == "-" {
+            if name == "-" {
                 let mut buf = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut buf)
                     .context("reading profile from stdin")?;
-                goc_adapter::fsutil::Input::Read(buf)
+                Ok(goc_adapter::fsutil::Input::Read(buf))
             } else {
                 goc_adapter::fsutil::read_input(Path::new(name))
-                    .with_context(|| format!("reading profile {name}"))?
-            };
-            Ok(profile::parse(name, &bytes)?)
+                    .with_context(|| format!("reading profile {name}"))
+            }
         })
+        .collect::<Result<_>>()?;
+    let named: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(String::as_str)
+        .zip(inputs.iter().map(|i| &i[..]))
         .collect();
-    // The first failing input in command-line order, whichever thread finished first.
-    let mut parsed = parsed.into_iter().collect::<Result<Vec<_>>>()?;
-    if parsed.len() == 1 {
-        // Parsing normalized it already: a merge would only copy it.
-        return parsed.pop().context("no profile given");
-    }
-    let refs: Vec<(&str, &Profile)> = names.iter().map(String::as_str).zip(&parsed).collect();
-    match profile::merge(&refs)? {
-        Some(p) => Ok(p),
-        None => bail!("no profile given"),
-    }
+    let merged = profile::parse_merged(&named)?.context("no profile given")?;
+    // The inputs (mapped or read) are left to process exit, like the report structures.
+    std::mem::forget(inputs);
+    Ok(merged)
 }
 
 fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {

@@ -3,12 +3,14 @@
 //! Pure: parse, normalize, merge and hash. No I/O beyond the bytes handed in.
 
 mod merge;
+mod merge_text;
 mod parse;
 #[cfg(test)]
 mod tests;
 mod text;
 
 pub use merge::merge;
+pub use merge_text::parse_merged;
 pub use parse::parse;
 pub use text::text_fingerprint;
 

@@ -246,6 +246,20 @@ pub(super) fn normalize_blocks(
     error.map_or(Ok(()), Err)
 }
 
+/// A block line's file name and block, trying `prev` (the previous line's file name) first;
+/// `None` for anything that is not a well-formed block line (the caller's slow path says why).
+pub(super) fn block_line<'a>(line: &'a [u8], prev: Option<&'a [u8]>) -> Option<(&'a [u8], Block)> {
+    if let Some(prev) = prev
+        && let Some(block) = line
+            .strip_prefix(prev)
+            .and_then(|r| r.strip_prefix(b":"))
+            .and_then(parse_coordinates)
+    {
+        return Some((prev, block));
+    }
+    parse_block(line).ok()
+}
+
 /// Splits `name:L0.C0,L1.C1 N C` from the right, as Go's parser does, so that the file name may
 /// itself contain `:`, `,`, `.` or spaces.
 fn parse_block(line: &[u8]) -> Result<(&[u8], Block), String> {
