@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::profile::{self, Profile, ProfileError};
 
 /// The accumulated state of one registered name.
@@ -29,15 +27,6 @@ pub enum Observed {
     Updated,
     /// Some counter went down: the previous snapshot was folded into the base first.
     Restarted,
-}
-
-/// The serialized form (profiles as normalized text), for the state file.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AccumulatorText {
-    /// Base profile text.
-    pub base: Option<String>,
-    /// Address -> snapshot text.
-    pub agents: BTreeMap<String, String>,
 }
 
 fn merge2(a: &Profile, an: &str, b: &Profile, bn: &str) -> Result<Profile, ProfileError> {
@@ -118,34 +107,6 @@ impl Accumulator {
         }
         profile::merge(&inputs)
     }
-
-    /// To the state file's form.
-    pub fn to_text(&self) -> AccumulatorText {
-        AccumulatorText {
-            base: self.base.as_ref().map(Profile::to_text),
-            agents: self
-                .agents
-                .iter()
-                .map(|(a, p)| (a.clone(), p.to_text()))
-                .collect(),
-        }
-    }
-
-    /// From the state file's form; `input` names the file in errors.
-    pub fn from_text(input: &str, t: &AccumulatorText) -> Result<Accumulator, ProfileError> {
-        let base = match &t.base {
-            Some(s) => Some(profile::parse(&format!("{input} (base)"), s.as_bytes())?),
-            None => None,
-        };
-        let mut agents = BTreeMap::new();
-        for (a, s) in &t.agents {
-            agents.insert(
-                a.clone(),
-                profile::parse(&format!("{input} ({a})"), s.as_bytes())?,
-            );
-        }
-        Ok(Accumulator { base, agents })
-    }
 }
 
 #[cfg(test)]
@@ -190,14 +151,5 @@ mod tests {
         let other = profile::parse("t", b"mode: count\nm/a.go:1.1,1.9 1 5\n").unwrap();
         assert!(acc.observe("b", other).is_err());
         assert_eq!(acc, before);
-    }
-
-    #[test]
-    fn text_round_trip() {
-        let mut acc = Accumulator::default();
-        acc.observe("a", p(&[1, 0])).unwrap();
-        acc.observe("a", p(&[0, 0])).unwrap();
-        let back = Accumulator::from_text("s", &acc.to_text()).unwrap();
-        assert_eq!(back, acc);
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::accumulate::{Accumulator, AccumulatorText, Observed};
+use super::accum_file::{self, AccumFileError};
+use super::accumulate::{Accumulator, Observed};
 use super::liveness::{self, Evidence, Liveness, MonitorAnswer, PodView};
 use super::reports;
 use super::schedule::next_pull;
@@ -46,6 +47,9 @@ pub enum CollectorError {
     /// A profile could not be merged.
     #[error(transparent)]
     Profile(#[from] profile::ProfileError),
+    /// The counts' state file could not be read or written.
+    #[error(transparent)]
+    AccumFile(#[from] AccumFileError),
     /// Something else, described.
     #[error("{0}")]
     Other(String),
@@ -290,9 +294,9 @@ impl Collector {
     }
 
     fn load_accum(&self, parts: &NameParts) -> Result<Accumulator, CollectorError> {
-        let text: Option<AccumulatorText> = self.store.load_json(parts, "accum.json")?;
-        Ok(match text {
-            Some(t) => Accumulator::from_text(&format!("{} state", parts.name), &t)?,
+        let value: Option<serde_json::Value> = self.store.load_json(parts, "accum.json")?;
+        Ok(match value {
+            Some(v) => accum_file::from_json(&format!("{} state accum.json", parts.name), v)?,
             None => Accumulator::default(),
         })
     }
@@ -536,8 +540,11 @@ impl Collector {
         // Counts first: if we crash after this, the state file is merely stale. Counts never
         // read are unchanged on disk.
         if inner.loaded {
-            self.store
-                .save_json(&entry.parts, "accum.json", &inner.accum.to_text())?;
+            self.store.save_json(
+                &entry.parts,
+                "accum.json",
+                &accum_file::to_file(&inner.accum)?,
+            )?;
         }
         self.store
             .save_json(&entry.parts, "name.json", &inner.state)?;
@@ -856,7 +863,7 @@ impl Collector {
             let (store, parts, text) = (
                 self.store.clone(),
                 entry.parts.clone(),
-                inner.accum.to_text(),
+                accum_file::to_file(&inner.accum)?,
             );
             blocking(move || store.save_json(&parts, "accum.json", &text)).await?;
         }

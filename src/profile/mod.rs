@@ -17,7 +17,7 @@ pub use text::text_fingerprint;
 use std::fmt;
 
 /// The profile's counting mode (`mode:` line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Counts are 0 or 1: was the block run at all.
