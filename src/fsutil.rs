@@ -63,6 +63,21 @@ pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Result<(), (PathBuf, std::i
     Ok(())
 }
 
+/// Makes `to` a hard link to `from`, replacing `to` atomically and durably (link under a temp
+/// name, rename, fsync the directory). No bytes are copied or fsynced: for a file that was
+/// written crash-safe, that is all a durable copy needs. `Ok(false)` when the link could not
+/// be made (a filesystem without hard links, `from` on another device): the caller copies.
+pub fn link_atomic(from: &Path, to: &Path) -> std::io::Result<bool> {
+    let dir = dir_of(to);
+    let Ok(tmp) = tempfile::Builder::new().make_in(&dir, |path| std::fs::hard_link(from, path))
+    else {
+        return Ok(false);
+    };
+    tmp.persist(to).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(true)
+}
+
 /// The directory a file is in (`.` for a bare file name).
 fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {
@@ -191,6 +206,28 @@ pub fn read_input(path: &Path) -> std::io::Result<Input> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link replaces the target, shares the source's bytes, survives the source being
+    /// replaced, and leaves no temp name behind; a missing source is reported as "copy".
+    #[test]
+    fn a_link_replaces_the_target_and_outlives_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        write_atomic(&a, b"first").unwrap();
+        write_atomic(&b, b"old").unwrap();
+        assert!(link_atomic(&a, &b).unwrap());
+        assert_eq!(std::fs::read(&b).unwrap(), b"first");
+        write_atomic(&a, b"second").unwrap();
+        assert_eq!(std::fs::read(&b).unwrap(), b"first");
+        assert_eq!(std::fs::read(&a).unwrap(), b"second");
+        assert!(!link_atomic(&dir.path().join("missing"), &b).unwrap());
+        assert_eq!(std::fs::read(&b).unwrap(), b"first");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
 
     /// A batch replaces every file (old contents too), in two directories, and leaves no
     /// temp file behind.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::fsutil::{write_atomic, write_atomic_all};
+use crate::fsutil::{link_atomic, write_atomic, write_atomic_all};
 use crate::target::{NameParts, validate_path_segment};
 
 /// A storage failure.
@@ -192,9 +192,7 @@ impl Store {
         keep: u32,
     ) -> Result<(), StoreError> {
         let latest = self.profile_path(parts)?;
-        if let Some(previous) = self.read(&latest)?
-            && keep > 0
-        {
+        if keep > 0 && latest.exists() {
             for n in (1..keep).rev() {
                 let from = self.history_path(parts, n)?;
                 if from.exists() {
@@ -202,7 +200,17 @@ impl Store {
                     std::fs::rename(&from, &to).map_err(io(&from))?;
                 }
             }
-            self.write(&self.history_path(parts, 1)?, &previous)?;
+            let first = self.history_path(parts, 1)?;
+            if let Some(dir) = first.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            // The previous latest is on disk already (written crash-safe and never modified in
+            // place): a hard link keeps it without rewriting its bytes.
+            if !link_atomic(&latest, &first).map_err(io(&first))?
+                && let Some(previous) = self.read(&latest)?
+            {
+                self.write(&first, &previous)?;
+            }
         }
         self.write(&latest, text)
     }
