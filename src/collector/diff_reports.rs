@@ -8,6 +8,19 @@ use crate::source::SourceTree;
 use crate::store::ReportKind;
 use crate::target::{NameParts, Target};
 
+/// What the full report was built from, and its page's file elements (shared with this page).
+#[derive(Clone, Copy)]
+pub struct Page<'a> {
+    /// The merged profile.
+    pub profile: &'a Profile,
+    /// Its analysis against the sources.
+    pub cov: &'a Coverage,
+    /// The sources, by profile file.
+    pub sources: &'a [Option<SourceFile>],
+    /// The full page's file elements ([`report::html::full_scripts`]).
+    pub scripts: &'a [Option<Vec<u8>>],
+}
+
 /// The incremental reports (text, JSON, HTML, markdown) to write, with the diff percent, or
 /// `None` (logged) when the base branch cannot be used. A missing base must not cost the full
 /// reports, so this never fails the sync.
@@ -15,10 +28,14 @@ pub fn build(
     target: &Target,
     parts: &NameParts,
     tree: &SourceTree,
-    profile: &Profile,
-    cov: &Coverage,
-    sources: &[Option<SourceFile>],
+    page: &Page<'_>,
 ) -> Option<(f64, Vec<(ReportKind, String)>)> {
+    let Page {
+        profile,
+        cov,
+        sources,
+        scripts,
+    } = *page;
     let opts = DiffOptions {
         lines: LineRule::DiffCover,
         unmeasured: UnmeasuredPolicy::List,
@@ -42,10 +59,11 @@ pub fn build(
     let changed = inc.changed_per_file();
     let summary = diff_format::summary_lines(&inc.result, &meta);
     let title = format!("Diff coverage {} ({diff_name})", parts.name);
-    let html = report::html::render_with(
+    let html = report::html::render_sharing(
         cov,
         profile,
         sources,
+        Some(scripts),
         &report::html::HtmlOptions {
             title: &title,
             commit: Some(&inc.changes.head),

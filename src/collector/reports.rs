@@ -52,13 +52,25 @@ pub fn build(
             ReportKind::Json,
             report::json::render(&cov, Some(&commit_id)),
         ),
-        (
-            ReportKind::Html,
-            report::html::render(&cov, profile, &sources, Some(&commit_id)),
-        ),
     ];
-    let diff_percent = super::diff_reports::build(target, parts, &tree, profile, &cov, &sources)
-        .map(|(percent, diff_files)| {
+    // The incremental page shares the full page's elements of files without changed lines.
+    let scripts = report::html::full_scripts(&cov, profile, &sources);
+    let full_opts = report::html::HtmlOptions {
+        commit: Some(&commit_id),
+        ..report::html::HtmlOptions::default()
+    };
+    files.push((
+        ReportKind::Html,
+        report::html::render_sharing(&cov, profile, &sources, Some(&scripts), &full_opts),
+    ));
+    let page = super::diff_reports::Page {
+        profile,
+        cov: &cov,
+        sources: &sources,
+        scripts: &scripts,
+    };
+    let diff_percent =
+        super::diff_reports::build(target, parts, &tree, &page).map(|(percent, diff_files)| {
             files.extend(diff_files);
             percent
         });

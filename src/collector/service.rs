@@ -839,12 +839,17 @@ impl Collector {
                 }
             }
         }
+        // The normalized text is hashed here and, when it changed, stored as is.
         let (merged, md5) = if unchanged {
             (None, inner.state.md5.clone())
         } else {
-            let merged = inner.accum.merged()?;
-            let md5 = merged.as_ref().map(Profile::md5_hex);
-            (merged, md5)
+            match inner.accum.merged()? {
+                Some(profile) => {
+                    let (text, md5) = profile.text_and_md5();
+                    (Some((profile, text)), Some(md5))
+                }
+                None => (None, None),
+            }
         };
         let changed = md5.is_some() && md5 != inner.state.md5;
         let stamp = now();
@@ -867,8 +872,9 @@ impl Collector {
             );
             blocking(move || store.save_json(&parts, "accum.json", &text)).await?;
         }
-        if changed && let (Some(p), Some(md5)) = (merged, md5.clone()) {
-            self.store_change(&t, entry, &mut inner.state, p, md5, stamp)
+        if changed && let (Some((profile, text)), Some(md5)) = (merged, md5.clone()) {
+            let change = Change { profile, text, md5 };
+            self.store_change(&t, entry, &mut inner.state, change, stamp)
                 .await?;
         }
         let random: f64 = rand::random();
@@ -928,12 +934,15 @@ impl Collector {
         t: &Arc<TargetRuntime>,
         entry: &NameEntry,
         state: &mut NameState,
-        merged: Profile,
-        md5: String,
+        change: Change,
         stamp: jiff::Timestamp,
     ) -> Result<(), CollectorError> {
+        let Change {
+            profile: merged,
+            text,
+            md5,
+        } = change;
         let (store, parts, keep) = (self.store.clone(), entry.parts.clone(), t.target.history);
-        let text = merged.to_text();
         blocking(move || store.rotate_in_profile(&parts, text.as_bytes(), keep)).await?;
         state.md5 = Some(md5.clone());
         state.last_change = Some(stamp);
@@ -988,6 +997,13 @@ impl Collector {
         state.history.truncate(t.target.history as usize + 1);
         Ok(())
     }
+}
+
+/// A changed merged profile: the profile, its normalized text and that text's md5.
+struct Change {
+    profile: Profile,
+    text: String,
+    md5: String,
 }
 
 /// An address and what fetching it gave: its profile text and that text's fingerprint, or why

@@ -53,11 +53,18 @@ impl Profile {
 
     /// Hex md5 of [`Profile::to_text`].
     pub fn md5_hex(&self) -> String {
-        let digest = Md5::digest(self.to_text().as_bytes());
-        digest.iter().fold(String::with_capacity(32), |mut s, b| {
+        self.text_and_md5().1
+    }
+
+    /// [`Profile::to_text`] and [`Profile::md5_hex`] from one rendering of the text.
+    pub fn text_and_md5(&self) -> (String, String) {
+        let text = self.to_text();
+        let digest = Md5::digest(text.as_bytes());
+        let md5 = digest.iter().fold(String::with_capacity(32), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
-        })
+        });
+        (text, md5)
     }
 }
 

@@ -90,9 +90,18 @@ pub fn render_with(
     sources: &[Option<SourceFile>],
     opts: &HtmlOptions<'_>,
 ) -> String {
-    let changed = classify_changed(cov, profile, opts);
-    // Each file's element is independent of the others: build them on all cores.
-    let scripts: Vec<Option<Vec<u8>>> = sources
+    render_sharing(cov, profile, sources, None, opts)
+}
+
+/// Each file's element of a full report (`None`: no source), for [`render_sharing`]: the
+/// collector renders the full and the incremental page from the same sources, and they differ
+/// only in the files with changed lines.
+pub fn full_scripts(
+    cov: &Coverage,
+    profile: &Profile,
+    sources: &[Option<SourceFile>],
+) -> Vec<Option<Vec<u8>>> {
+    sources
         .par_iter()
         .take(cov.files.len())
         .enumerate()
@@ -103,8 +112,47 @@ pub fn render_with(
                 &src.text,
                 blocks_of(profile, i),
                 cov.mode,
-                changed.get(i).and_then(Option::as_ref),
+                None,
             ))
+        })
+        .collect()
+}
+
+/// [`render_with`], taking the element of every file without changed lines from `full` (made
+/// by [`full_scripts`] for the same inputs) instead of building it again.
+pub fn render_sharing(
+    cov: &Coverage,
+    profile: &Profile,
+    sources: &[Option<SourceFile>],
+    full: Option<&[Option<Vec<u8>>]>,
+    opts: &HtmlOptions<'_>,
+) -> String {
+    let changed = classify_changed(cov, profile, opts);
+    let changed_at = |i: usize| changed.get(i).and_then(Option::as_ref);
+    let shared = |i: usize| full.filter(|_| changed_at(i).is_none());
+    // Each file's element is independent of the others: build them on all cores.
+    let own: Vec<Option<Vec<u8>>> = sources
+        .par_iter()
+        .take(cov.files.len())
+        .enumerate()
+        .map(|(i, src)| {
+            if shared(i).is_some() {
+                return None;
+            }
+            let src = src.as_ref()?;
+            Some(file_script(
+                i,
+                &src.text,
+                blocks_of(profile, i),
+                cov.mode,
+                changed_at(i),
+            ))
+        })
+        .collect();
+    let scripts: Vec<Option<&[u8]>> = (0..own.len())
+        .map(|i| match shared(i) {
+            Some(full) => full.get(i)?.as_deref(),
+            None => own.get(i)?.as_deref(),
         })
         .collect();
     assemble(cov, &changed, &scripts, opts)
@@ -165,10 +213,10 @@ fn file_script(
 fn assemble(
     cov: &Coverage,
     changed: &[Option<ChangedLines>],
-    scripts: &[Option<Vec<u8>>],
+    scripts: &[Option<&[u8]>],
     opts: &HtmlOptions<'_>,
 ) -> String {
-    let script_bytes: usize = scripts.iter().flatten().map(Vec::len).sum();
+    let script_bytes: usize = scripts.iter().flatten().map(|s| s.len()).sum();
     let mut out = Vec::with_capacity(script_bytes + 64 * 1024);
     // Writing to a Vec cannot fail.
     let _ = assemble_to(cov, changed, scripts, opts, &mut out);
@@ -190,13 +238,14 @@ pub fn write_scripts(
         commit,
         ..HtmlOptions::default()
     };
-    assemble_to(cov, &[], scripts, &opts, w)
+    let scripts: Vec<Option<&[u8]>> = scripts.iter().map(Option::as_deref).collect();
+    assemble_to(cov, &[], &scripts, &opts, w)
 }
 
 fn assemble_to(
     cov: &Coverage,
     changed: &[Option<ChangedLines>],
-    scripts: &[Option<Vec<u8>>],
+    scripts: &[Option<&[u8]>],
     opts: &HtmlOptions<'_>,
     w: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
@@ -885,6 +934,26 @@ mod tests {
                 changed: Some(&changed),
                 ..HtmlOptions::default()
             },
+        );
+        // Sharing the full page's elements gives the same pages.
+        let full = full_scripts(&cov, &profile, &sources);
+        let opts = HtmlOptions {
+            changed: Some(&changed),
+            ..HtmlOptions::default()
+        };
+        assert_eq!(
+            render_sharing(&cov, &profile, &sources, Some(&full), &opts),
+            html
+        );
+        assert_eq!(
+            render_sharing(
+                &cov,
+                &profile,
+                &sources,
+                Some(&full),
+                &HtmlOptions::default()
+            ),
+            render_with(&cov, &profile, &sources, &HtmlOptions::default())
         );
         let idx = index(&html);
         assert_eq!(idx["changed"]["files"], serde_json::json!([0]));
