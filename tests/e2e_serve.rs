@@ -392,6 +392,78 @@ fn restarts_lose_and_double_nothing() {
     );
 }
 
+/// The counts file as an older build wrote it (version 1) is read and upgraded without losing
+/// or doubling a count; a lost one is rebuilt from every agent's snapshot at the next change.
+#[test]
+fn old_and_lost_counts_files_are_recovered() {
+    use goc_adapter::collector::accum_file::{self, AccumulatorText};
+    let ws = workspace();
+    let goc = GocServer::start();
+    let name = ws.service_name();
+    let r1 = Replica::start(&goc, &name);
+    let r2 = Replica::start(&goc, &name);
+    r1.hit("/echo?msg=a");
+    r2.hit("/calc?a=2&b=3&op=mul");
+    let scratch = Scratch::new(&goc, &TargetOptions::default());
+    let mut adapter = scratch.adapter();
+    adapter.sync(&name);
+    let p1 = parse_counts(&adapter.profile(&name));
+    let (accum, _, bytes) = state_files(&scratch.home())
+        .into_iter()
+        .find(|(p, _, _)| p.ends_with("accum.json"))
+        .expect("accum.json written");
+    let read =
+        |bytes: &[u8]| -> Value { serde_json::from_slice(bytes).expect("accum.json is JSON") };
+    assert_eq!(read(&bytes)["version"], 2);
+
+    // Rewritten as version 1 (one profile text per snapshot) while the adapter is down.
+    adapter.kill();
+    let held = accum_file::from_json("test", read(&bytes)).expect("version 2 reads back");
+    assert_eq!(held.agents.len(), 2);
+    let v1 = AccumulatorText {
+        base: held.base.as_ref().map(|p| p.to_text()),
+        agents: held
+            .agents
+            .iter()
+            .map(|(a, p)| (a.clone(), p.to_text()))
+            .collect(),
+    };
+    std::fs::write(&accum, serde_json::to_vec(&v1).unwrap()).unwrap();
+    let mut adapter = scratch.adapter();
+    adapter.wait_known(&name);
+    r1.hit("/health");
+    adapter.sync(&name);
+    let p2 = parse_counts(&adapter.profile(&name));
+    let health = format!(
+        "{}/handlers.go:{}.",
+        goc::IMPORT_PATH,
+        ws.func_line("handlers.go", "handleHealth")
+    );
+    let diffs = p2.differences(&p1);
+    assert!(
+        diffs.len() == 1 && diffs[0].0.starts_with(&health) && diffs[0].1 == diffs[0].2 + 1,
+        "after the upgrade want only handleHealth +1, got {diffs:?}"
+    );
+    assert_eq!(
+        read(&std::fs::read(&accum).unwrap())["version"],
+        2,
+        "saved as version 2"
+    );
+
+    // Lost while the adapter is down: the next change stores every live agent's counts again.
+    adapter.kill();
+    std::fs::remove_file(&accum).unwrap();
+    let adapter = scratch.adapter();
+    adapter.wait_known(&name);
+    r2.hit("/health");
+    adapter.sync(&name);
+    let p3 = parse_counts(&adapter.profile(&name));
+    let live = parse_counts(&r1.agent_profile()).plus(&parse_counts(&r2.agent_profile()));
+    assert_eq!(p3.differences(&live), vec![], "rebuilt from both agents");
+    let rebuilt = read(&std::fs::read(&accum).expect("accum.json rebuilt"));
+    assert_eq!(rebuilt["agents"].as_object().map(|a| a.len()), Some(2));
+}
+
 #[test]
 fn a_malformed_agent_is_rejected_and_changes_nothing() {
     let ws = workspace();

@@ -289,6 +289,12 @@ impl Collector {
         if !inner.loaded {
             inner.accum = self.load_accum(parts)?;
             inner.loaded = true;
+            if inner.accum == Accumulator::default() && inner.state.md5.is_some() {
+                // The state says counts were stored, the counts file is gone (deleted, or a
+                // restored backup without it): the next change rebuilds it from the agents'
+                // snapshots; counts of processes that died before are lost.
+                tracing::warn!(name = %parts.name, "accum.json missing: counts rebuilt from the live agents; earlier counts of dead processes are lost");
+            }
         }
         Ok(())
     }
