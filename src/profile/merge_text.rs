@@ -17,6 +17,9 @@ use super::{Block, FileProfile, Mode, Profile, ProfileError, merge, parse};
 /// Parses and merges named profile texts; `None` for an empty list. Same results and errors as
 /// parsing each with [`parse`] and merging them with [`merge`].
 pub fn parse_merged(inputs: &[(&str, &[u8])]) -> Result<Option<Profile>, ProfileError> {
+    if inputs.is_empty() {
+        return Ok(None);
+    }
     if let Some(fast) = fast_path(inputs) {
         return Ok(Some(fast));
     }
@@ -36,7 +39,8 @@ fn general_path(inputs: &[(&str, &[u8])]) -> Result<Option<Profile>, ProfileErro
     merge(&refs)
 }
 
-/// `None` whenever the general path has to decide (errors, mismatches) or a group gave up.
+/// `None` whenever the general path has to decide (errors, mismatches) or a group gave up;
+/// `inputs` is not empty.
 fn fast_path(inputs: &[(&str, &[u8])]) -> Option<Profile> {
     use rayon::prelude::*;
     if inputs.len() == 1 {
@@ -316,6 +320,11 @@ mod tests {
                 names.iter().map(String::as_str).zip(texts.iter().map(|t| t.as_bytes())).collect();
             prop_assert_eq!(parse_merged(&inputs), general_path(&inputs));
         }
+    }
+
+    #[test]
+    fn no_input_is_no_profile() {
+        assert_eq!(parse_merged(&[]), Ok(None));
     }
 
     #[test]
