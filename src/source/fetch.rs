@@ -103,8 +103,27 @@ fn known_host_matches(known_hosts: &Path, host: &str, key: &[u8]) -> bool {
     })
 }
 
+/// Commits per branch that a first clone of a remote repository fetches. A report needs the
+/// name's commit and its merge-base with the base branch, rarely more: a service's repository
+/// with years of history is not downloaded whole for that. When the history at hand lacks
+/// either, it is deepened step by step ([`DEEPEN`]), then fetched whole.
+const FIRST_DEPTH: i32 = 50;
+
+/// Deeper and deeper fetches before the whole history.
+const DEEPEN: [i32; 2] = [500, 5000];
+
+/// libgit2's depth that asks for the whole history of a shallow clone.
+const UNSHALLOW: i32 = i32::MAX;
+
+/// Whether libgit2 reaches `url` through its local transport (a `file://` URL or a path that
+/// exists), which cannot fetch shallow.
+fn is_local(url: &str) -> bool {
+    url.starts_with("file://") || Path::new(url).exists()
+}
+
 /// Opens the bare clone at `dir`, creating it (remote `origin` = `url`, branches under
-/// `refs/remotes/origin/`) and fetching when it does not exist yet.
+/// `refs/remotes/origin/`) and fetching when it does not exist yet: shallow
+/// ([`FIRST_DEPTH`] commits per branch) unless `url` is local.
 pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Repository, FetchError> {
     let git = |what: &'static str| {
         move |source| FetchError::Git {
@@ -124,7 +143,8 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
         let repo = Repository::init_bare(&tmp).map_err(git("init"))?;
         repo.remote_with_fetch("origin", url, "+refs/heads/*:refs/remotes/origin/*")
             .map_err(git("add remote"))?;
-        fetch(&repo, url, creds)?;
+        let depth = if is_local(url) { 0 } else { FIRST_DEPTH };
+        fetch_depth(&repo, url, creds, depth)?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| FetchError::Git {
         url: url.to_string(),
@@ -134,8 +154,23 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
     Repository::open_bare(dir).map_err(git("open"))
 }
 
-/// Fetches every branch (and tags) from `origin`.
+/// Fetches every branch (and tags) from `origin`. A shallow clone stays shallow: new commits
+/// are fetched down to the history already held.
 pub fn fetch(repo: &Repository, url: &str, creds: &Credentials) -> Result<(), FetchError> {
+    fetch_depth(repo, url, creds, 0)
+}
+
+/// [`fetch`] with a depth: 0 for no limit, else that many commits from each branch tip
+/// ([`UNSHALLOW`]: everything).
+fn fetch_depth(
+    repo: &Repository,
+    url: &str,
+    creds: &Credentials,
+    depth: i32,
+) -> Result<(), FetchError> {
+    if depth > 0 {
+        tracing::info!(%url, depth = if depth == UNSHALLOW { "all".to_string() } else { depth.to_string() }, "fetching history");
+    }
     let mut remote = repo
         .find_remote("origin")
         .map_err(|source| FetchError::Git {
@@ -145,6 +180,7 @@ pub fn fetch(repo: &Repository, url: &str, creds: &Credentials) -> Result<(), Fe
         })?;
     let mut fo = fetch_options(creds);
     fo.download_tags(git2::AutotagOption::All);
+    fo.depth(depth);
     remote
         .fetch(
             &["+refs/heads/*:refs/remotes/origin/*"],
@@ -175,8 +211,63 @@ pub fn resolve_commit(
         return Ok(id);
     }
     fetch(repo, url, creds)?;
+    // A commit older than a shallow clone's history (a deployment of an older commit).
+    for depth in deeper(repo) {
+        if let Some(id) = find(repo) {
+            return Ok(id);
+        }
+        fetch_depth(repo, url, creds, depth)?;
+    }
     find(repo).ok_or_else(|| FetchError::UnknownCommit {
         url: url.to_string(),
         commit: short.to_string(),
     })
+}
+
+/// The deepening steps left for `repo`: none for a complete clone.
+fn deeper(repo: &Repository) -> Vec<i32> {
+    if repo.is_shallow() {
+        DEEPEN.into_iter().chain([UNSHALLOW]).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Deepens a shallow clone until `base` (a revision, e.g. `origin/master`) and `commit` have a
+/// merge-base, which the incremental report needs; the whole history at most. A complete clone
+/// is left alone (whether they have a merge-base is then the report's business).
+pub fn ensure_merge_base(
+    dir: &Path,
+    url: &str,
+    creds: &Credentials,
+    base: &str,
+    commit: &str,
+) -> Result<(), FetchError> {
+    let git = |what: &'static str| {
+        move |source| FetchError::Git {
+            url: url.to_string(),
+            what,
+            source,
+        }
+    };
+    // Opened afresh for every check: a deepened clone has a new list of shallow commits.
+    let has_merge_base = || -> Result<bool, FetchError> {
+        let repo = Repository::open_bare(dir).map_err(git("open"))?;
+        let (Ok(a), Ok(b)) = (
+            repo.revparse_single(base).and_then(|o| o.peel_to_commit()),
+            repo.revparse_single(commit)
+                .and_then(|o| o.peel_to_commit()),
+        ) else {
+            return Ok(false);
+        };
+        Ok(repo.merge_base(a.id(), b.id()).is_ok())
+    };
+    let repo = Repository::open_bare(dir).map_err(git("open"))?;
+    for depth in deeper(&repo) {
+        if has_merge_base()? {
+            return Ok(());
+        }
+        fetch_depth(&repo, url, creds, depth)?;
+    }
+    Ok(())
 }

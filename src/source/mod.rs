@@ -10,7 +10,7 @@ mod handles;
 mod locate;
 mod renames;
 
-pub use fetch::{Credentials, FetchError, ensure_clone, fetch, resolve_commit};
+pub use fetch::{Credentials, FetchError, ensure_clone, ensure_merge_base, fetch, resolve_commit};
 
 pub use gomod::module_path;
 
