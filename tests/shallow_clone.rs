@@ -125,7 +125,10 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
     let fresh = tmp.path().join("home").join("repo2");
     let repo2 = ensure_clone(&url, &fresh, &creds).expect("second shallow clone");
     assert!(repo2.is_shallow());
-    assert!(repo2.revparse_single(&old).is_err(), "not in the first fetch");
+    assert!(
+        repo2.revparse_single(&old).is_err(),
+        "not in the first fetch"
+    );
     let found = resolve_commit(&repo2, &url, &old[..10], &creds).expect("old commit resolves");
     assert_eq!(found, old);
 
