@@ -11,7 +11,7 @@
 use foldhash::HashMap;
 use foldhash::HashMapExt as _;
 
-use super::parse::{block_line, normalize_blocks};
+use super::parse::{block_line, lines, normalize_blocks};
 use super::{Block, FileProfile, Mode, Profile, ProfileError, merge, parse};
 
 /// Parses and merges named profile texts; `None` for an empty list. Same results and errors as
@@ -139,15 +139,7 @@ fn add_input(
     }
     let mut last: Option<(&[u8], At)> = None;
     let mut seen_mode = false;
-    let mut start = 0;
-    while start < data.len() {
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-        let raw = &data[start..end];
-        start = end + 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.is_empty() {
-            continue;
-        }
+    for (_, line) in lines(data) {
         if !seen_mode {
             let word = line.strip_prefix(b"mode: ")?;
             let m = Mode::from_word(std::str::from_utf8(word).ok()?.trim())?;

@@ -97,17 +97,7 @@ fn parse_lines<'a>(
     let mut files: FileRuns<'a> = Vec::new();
     let mut index: HashMap<&[u8], usize> = HashMap::new();
     let mut last: Option<(&[u8], usize)> = None;
-    let mut start = 0;
-    let mut lineno = 0;
-    while start < data.len() {
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-        let raw = &data[start..end];
-        start = end + 1;
-        lineno += 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.is_empty() {
-            continue;
-        }
+    for (lineno, line) in lines(data) {
         let Some(m) = mode else {
             mode = Some(parse_mode(input, lineno, line)?);
             continue;
@@ -152,6 +142,26 @@ fn parse_lines<'a>(
         files[at].1.push(block);
     }
     Ok((mode, files))
+}
+
+/// The non-blank lines of profile text with their 1-based line numbers, without the `\r` of a
+/// CRLF ending: what every reader of the format skips and strips.
+pub(super) fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut start = 0;
+    let mut lineno = 0;
+    std::iter::from_fn(move || {
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            let raw = &data[start..end];
+            start = end + 1;
+            lineno += 1;
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if !line.is_empty() {
+                return Some((lineno, line));
+            }
+        }
+        None
+    })
 }
 
 /// Joins the per-chunk block lists of each file (in chunk order), then sorts and merges each

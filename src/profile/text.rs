@@ -84,15 +84,7 @@ pub fn text_fingerprint(data: &[u8]) -> String {
     // Sums of the other lines' hashes: order does not change a sum.
     let mut sums = [0u64; 2];
     let mut lines = 0u64;
-    let mut start = 0;
-    while start < data.len() {
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-        let raw = &data[start..end];
-        start = end + 1;
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.is_empty() {
-            continue;
-        }
+    for (_, line) in super::parse::lines(data) {
         let h = [hashers[0].hash_one(line), hashers[1].hash_one(line)];
         if first.is_none() {
             first = Some(h);
