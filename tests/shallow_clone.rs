@@ -132,9 +132,15 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
     let found = resolve_commit(&repo2, &url, &old[..10], &creds).expect("old commit resolves");
     assert_eq!(found, old);
 
-    // A local path is cloned whole (libgit2 cannot fetch it shallow).
+    // A local path (here a working repository) is cloned whole: libgit2 cannot fetch it
+    // shallow; its objects are linked, as `git clone` does.
     let local = tmp.path().join("home").join("repo3");
-    let repo3 = ensure_clone(served.join("repo.git").to_str().unwrap(), &local, &creds).unwrap();
+    let repo3 = ensure_clone(src.to_str().unwrap(), &local, &creds).unwrap();
     assert!(!repo3.is_shallow());
     assert_eq!(commits_reachable(&repo3, "origin/master"), 150);
+    assert_eq!(commits_reachable(&repo3, "origin/feature"), 23);
+    // Only remote-tracking branches, as for a remote: no local branch frozen at clone time.
+    let locals = |r: &git2::Repository| r.references_glob("refs/heads/*").unwrap().count();
+    assert_eq!(locals(&repo3), 0);
+    assert_eq!(locals(&repo), 0);
 }

@@ -103,6 +103,9 @@ fn known_host_matches(known_hosts: &Path, host: &str, key: &[u8]) -> bool {
     })
 }
 
+/// Every branch of `origin`, under `refs/remotes/origin/` (so `origin/master` names the base).
+const REFSPEC: &str = "+refs/heads/*:refs/remotes/origin/*";
+
 /// Commits per branch that a first clone of a remote repository fetches. A report needs the
 /// name's commit and its merge-base with the base branch, rarely more: a service's repository
 /// with years of history is not downloaded whole for that. When the history at hand lacks
@@ -139,12 +142,38 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
     // Clone into a temp sibling, then rename: a crash never leaves a half clone in place.
     let tmp = dir.with_extension("partial");
     let _ = std::fs::remove_dir_all(&tmp);
-    {
+    if is_local(url) {
+        // As `git clone` does for a path: the object files are hard-linked (copied across
+        // filesystems), then the refs fetched; the pack protocol would compress every object
+        // into a pack only to unpack it again (most of a small repository's clone time).
+        let mut fo = fetch_options(creds);
+        fo.download_tags(git2::AutotagOption::All);
+        git2::build::RepoBuilder::new()
+            .bare(true)
+            .clone_local(git2::build::CloneLocal::Local)
+            .fetch_options(fo)
+            .remote_create(|repo, name, url| repo.remote_with_fetch(name, url, REFSPEC))
+            .clone(url, &tmp)
+            .map_err(git("clone"))?;
+        // The clone made a local branch for the remote's HEAD, which no fetch would ever move:
+        // a base branch named without `origin/` would silently resolve to it. Only
+        // `refs/remotes/origin/*` is kept, as for a remote.
+        let repo = Repository::open_bare(&tmp).map_err(git("open"))?;
+        let locals: Vec<String> = repo
+            .references_glob("refs/heads/*")
+            .map_err(git("list branches"))?
+            .filter_map(|r| r.ok().and_then(|r| r.name().ok().map(str::to_string)))
+            .collect();
+        for name in locals {
+            repo.find_reference(&name)
+                .and_then(|mut r| r.delete())
+                .map_err(git("drop local branch"))?;
+        }
+    } else {
         let repo = Repository::init_bare(&tmp).map_err(git("init"))?;
-        repo.remote_with_fetch("origin", url, "+refs/heads/*:refs/remotes/origin/*")
+        repo.remote_with_fetch("origin", url, REFSPEC)
             .map_err(git("add remote"))?;
-        let depth = if is_local(url) { 0 } else { FIRST_DEPTH };
-        fetch_depth(&repo, url, creds, depth)?;
+        fetch_depth(&repo, url, creds, FIRST_DEPTH)?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| FetchError::Git {
         url: url.to_string(),
@@ -182,11 +211,7 @@ fn fetch_depth(
     fo.download_tags(git2::AutotagOption::All);
     fo.depth(depth);
     remote
-        .fetch(
-            &["+refs/heads/*:refs/remotes/origin/*"],
-            Some(&mut fo),
-            None,
-        )
+        .fetch(&[REFSPEC], Some(&mut fo), None)
         .map_err(|source| FetchError::Git {
             url: url.to_string(),
             what: "fetch",
