@@ -117,7 +117,10 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
         r.merge_base(a, b).ok().map(|o| o.to_string())
     };
     assert_eq!(merge_base(&repo), None, "not in the first fetch");
-    ensure_merge_base(&dir, &url, &creds, "origin/master", &feature).expect("deepened");
+    ensure_merge_base(&repo, &url, &creds, "origin/master", &feature).expect("deepened");
+    // The handle that was open meanwhile sees the deepened history (the collector builds the
+    // reports with it), as does a new one.
+    assert_eq!(merge_base(&repo), Some(fork.clone()));
     let reopened = git2::Repository::open_bare(&dir).unwrap();
     assert_eq!(merge_base(&reopened), Some(fork));
 

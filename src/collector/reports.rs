@@ -35,11 +35,12 @@ pub fn build(
     store: &Store,
     target: &Target,
     parts: &NameParts,
+    repo: git2::Repository,
     repo_dir: &std::path::Path,
     commit: &str,
     profile: &Profile,
 ) -> Result<Built, ReportsError> {
-    let tree = SourceTree::open(repo_dir, commit)?;
+    let tree = SourceTree::from_repository(repo, repo_dir, commit)?;
     let sources = tree.sources_for(profile)?;
     let cov = report::analyze(profile, &sources)?;
     if !cov.unresolved.is_empty() {

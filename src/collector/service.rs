@@ -1048,13 +1048,17 @@ fn build_reports(
     };
     // A shallow clone may lack the merge-base the incremental report needs. Failing to deepen
     // costs only that report, which says why itself.
-    if let Err(e) =
-        source::ensure_merge_base(&dir, &target.repo_url, &creds, &target.base_branch, &commit)
-    {
+    if let Err(e) = source::ensure_merge_base(
+        &repo,
+        &target.repo_url,
+        &creds,
+        &target.base_branch,
+        &commit,
+    ) {
         tracing::warn!(name = %parts.name, error = %e, "could not deepen the clone to the merge-base");
     }
-    let built =
-        reports::build(store, target, parts, &dir, &commit, merged).map_err(|e| e.to_string())?;
+    let built = reports::build(store, target, parts, repo, &dir, &commit, merged)
+        .map_err(|e| e.to_string())?;
     Ok((commit, built))
 }
 

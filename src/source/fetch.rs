@@ -262,37 +262,29 @@ fn deeper(repo: &Repository) -> Vec<i32> {
 /// merge-base, which the incremental report needs; the whole history at most. A complete clone
 /// is left alone (whether they have a merge-base is then the report's business).
 pub fn ensure_merge_base(
-    dir: &Path,
+    repo: &Repository,
     url: &str,
     creds: &Credentials,
     base: &str,
     commit: &str,
 ) -> Result<(), FetchError> {
-    let git = |what: &'static str| {
-        move |source| FetchError::Git {
-            url: url.to_string(),
-            what,
-            source,
-        }
-    };
-    // Opened afresh for every check: a deepened clone has a new list of shallow commits.
-    let has_merge_base = || -> Result<bool, FetchError> {
-        let repo = Repository::open_bare(dir).map_err(git("open"))?;
+    // libgit2 rereads the list of shallow commits when it changes: the open handle sees what a
+    // deepening fetched (tests/shallow_clone.rs checks it).
+    let has_merge_base = || {
         let (Ok(a), Ok(b)) = (
             repo.revparse_single(base).and_then(|o| o.peel_to_commit()),
             repo.revparse_single(commit)
                 .and_then(|o| o.peel_to_commit()),
         ) else {
-            return Ok(false);
+            return false;
         };
-        Ok(repo.merge_base(a.id(), b.id()).is_ok())
+        repo.merge_base(a.id(), b.id()).is_ok()
     };
-    let repo = Repository::open_bare(dir).map_err(git("open"))?;
-    for depth in deeper(&repo) {
-        if has_merge_base()? {
+    for depth in deeper(repo) {
+        if has_merge_base() {
             return Ok(());
         }
-        fetch_depth(&repo, url, creds, depth)?;
+        fetch_depth(repo, url, creds, depth)?;
     }
     Ok(())
 }
