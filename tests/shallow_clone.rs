@@ -1,4 +1,4 @@
-//! A remote repository is cloned shallow and deepened only as far as a report needs: served by a
+//! A remote repository is cloned shallow and completed only when a report needs more: served by a
 //! real `git daemon` (libgit2's local transport cannot fetch shallow, so a path would not do).
 
 use std::net::TcpStream;
@@ -108,7 +108,7 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
     assert!(held < 150, "only part of master's history: {held} commits");
 
     // The feature tip is there; its merge-base with master (130 commits below master's tip) is
-    // not, until the clone is deepened.
+    // not, until the rest of the history is fetched.
     let full = resolve_commit(&repo, &url, &feature[..10], &creds).expect("tip resolves");
     assert_eq!(full, feature);
     let merge_base = |r: &git2::Repository| {
@@ -117,14 +117,15 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
         r.merge_base(a, b).ok().map(|o| o.to_string())
     };
     assert_eq!(merge_base(&repo), None, "not in the first fetch");
-    ensure_merge_base(&repo, &url, &creds, "origin/master", &feature).expect("deepened");
-    // The handle that was open meanwhile sees the deepened history (the collector builds the
+    ensure_merge_base(&repo, &url, &creds, "origin/master", &feature).expect("completed");
+    assert!(!repo.is_shallow(), "the whole history, not a deeper cut");
+    // The handle that was open meanwhile sees the new history (the collector builds the
     // reports with it), as does a new one.
     assert_eq!(merge_base(&repo), Some(fork.clone()));
     let reopened = git2::Repository::open_bare(&dir).unwrap();
     assert_eq!(merge_base(&reopened), Some(fork));
 
-    // A commit deep in master's history (an old deployment) resolves by deepening too.
+    // A commit deep in master's history (an old deployment) resolves by completing it too.
     let fresh = tmp.path().join("home").join("repo2");
     let repo2 = ensure_clone(&url, &fresh, &creds).expect("second shallow clone");
     assert!(repo2.is_shallow());

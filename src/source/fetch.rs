@@ -107,13 +107,13 @@ fn known_host_matches(known_hosts: &Path, host: &str, key: &[u8]) -> bool {
 const REFSPEC: &str = "+refs/heads/*:refs/remotes/origin/*";
 
 /// Commits per branch that a first clone of a remote repository fetches. A report needs the
-/// name's commit and its merge-base with the base branch, rarely more: a service's repository
-/// with years of history is not downloaded whole for that. When the history at hand lacks
-/// either, it is deepened step by step ([`DEEPEN`]), then fetched whole.
+/// name's commit and its merge-base with the base branch, usually among a branch's last
+/// commits: a service's repository with years of history is not downloaded whole for that.
+/// When the history at hand lacks either, the rest is fetched ([`UNSHALLOW`]). Not in steps:
+/// a fetch with a depth sets the history to that depth from today's tips, which can also cut
+/// history another name of the service needs (a step below what is held), and then names
+/// would take turns cutting and fetching.
 const FIRST_DEPTH: i32 = 50;
-
-/// Deeper and deeper fetches before the whole history.
-const DEEPEN: [i32; 2] = [500, 5000];
 
 /// libgit2's depth that asks for the whole history of a shallow clone.
 const UNSHALLOW: i32 = i32::MAX;
@@ -237,10 +237,9 @@ pub fn resolve_commit(
     }
     fetch(repo, url, creds)?;
     // A commit older than a shallow clone's history (a deployment of an older commit).
-    for depth in deeper(repo) {
-        if let Some(id) = find(repo) {
-            return Ok(id);
-        }
+    if find(repo).is_none()
+        && let Some(depth) = deeper(repo)
+    {
         fetch_depth(repo, url, creds, depth)?;
     }
     find(repo).ok_or_else(|| FetchError::UnknownCommit {
@@ -249,17 +248,13 @@ pub fn resolve_commit(
     })
 }
 
-/// The deepening steps left for `repo`: none for a complete clone.
-fn deeper(repo: &Repository) -> Vec<i32> {
-    if repo.is_shallow() {
-        DEEPEN.into_iter().chain([UNSHALLOW]).collect()
-    } else {
-        Vec::new()
-    }
+/// The deepening left for `repo`: the whole history, or nothing for a complete clone.
+fn deeper(repo: &Repository) -> Option<i32> {
+    repo.is_shallow().then_some(UNSHALLOW)
 }
 
-/// Deepens a shallow clone until `base` (a revision, e.g. `origin/master`) and `commit` have a
-/// merge-base, which the incremental report needs; the whole history at most. A complete clone
+/// Fetches the rest of a shallow clone's history when `base` (a revision, e.g. `origin/master`)
+/// and `commit` have no merge-base in it, which the incremental report needs. A complete clone
 /// is left alone (whether they have a merge-base is then the report's business).
 pub fn ensure_merge_base(
     repo: &Repository,
@@ -280,10 +275,9 @@ pub fn ensure_merge_base(
         };
         repo.merge_base(a.id(), b.id()).is_ok()
     };
-    for depth in deeper(repo) {
-        if has_merge_base() {
-            return Ok(());
-        }
+    if let Some(depth) = deeper(repo)
+        && !has_merge_base()
+    {
         fetch_depth(repo, url, creds, depth)?;
     }
     Ok(())
