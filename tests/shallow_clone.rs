@@ -67,7 +67,7 @@ fn commits_reachable(repo: &git2::Repository, rev: &str) -> usize {
 }
 
 #[test]
-fn remote_clones_are_shallow_and_deepened_on_demand() {
+fn remote_clones_are_shallow_and_completed_on_demand() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     std::fs::create_dir(&src).unwrap();
@@ -129,6 +129,17 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
     let fresh = tmp.path().join("home").join("repo2");
     let repo2 = ensure_clone(&url, &fresh, &creds).expect("second shallow clone");
     assert!(repo2.is_shallow());
+    // A new commit on the remote: a plain fetch brings it, and the clone stays shallow.
+    git(&src, &["checkout", "-q", "master"]);
+    git(&src, &["commit", "-q", "--allow-empty", "-m", "m151"]);
+    let newest = git(&src, &["rev-parse", "HEAD"]);
+    git(
+        tmp.path(),
+        &["-C", "src", "push", "-q", "../served/repo.git", "master"],
+    );
+    let got = resolve_commit(&repo2, &url, &newest[..10], &creds).expect("new commit resolves");
+    assert_eq!(got, newest);
+    assert!(repo2.is_shallow(), "a plain fetch keeps the clone shallow");
     assert!(
         repo2.revparse_single(&old).is_err(),
         "not in the first fetch"
@@ -141,7 +152,7 @@ fn remote_clones_are_shallow_and_deepened_on_demand() {
     let local = tmp.path().join("home").join("repo3");
     let repo3 = ensure_clone(src.to_str().unwrap(), &local, &creds).unwrap();
     assert!(!repo3.is_shallow());
-    assert_eq!(commits_reachable(&repo3, "origin/master"), 150);
+    assert_eq!(commits_reachable(&repo3, "origin/master"), 151);
     assert_eq!(commits_reachable(&repo3, "origin/feature"), 23);
     // Only remote-tracking branches, as for a remote: no local branch frozen at clone time.
     let locals = |r: &git2::Repository| r.references_glob("refs/heads/*").unwrap().count();
