@@ -44,6 +44,25 @@ if ! command -v cmake >/dev/null; then
   fi
 fi
 
+# Debian packages the build and the tests need, installed when missing (as root or in CI):
+# libssl-dev and pkg-config to build git2's ssh and https transports (openssl-sys, libssh2),
+# openssh-server for tests/ssh_clone.rs (a real sshd; the test starts its own on a free port).
+deb_need() { # PACKAGE TEST-ARGS...: installs PACKAGE unless `test TEST-ARGS` holds
+  local package=$1
+  shift
+  test "$@" && return 0
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y "$package" >&2 || { apt-get update >&2 && apt-get install -y "$package" >&2; }
+  elif [ "${CI:-}" = "true" ]; then
+    sudo apt-get install -y "$package" >&2 || { sudo apt-get update >&2 && sudo apt-get install -y "$package" >&2; }
+  else
+    echo "$package is needed: install it (e.g. apt-get install $package)" >&2
+  fi
+}
+deb_need pkg-config -x /usr/bin/pkg-config
+deb_need libssl-dev -f /usr/include/openssl/ssl.h
+deb_need openssh-server -x /usr/sbin/sshd
+
 # Rust build cache keyed on Cargo.lock (CI starts from a clean clone).
 if [ -z "${CARGO_TARGET_DIR:-}" ] && [ "${CI:-}" = "true" ]; then
   export CARGO_TARGET_DIR="$cache/target-$(sha256sum "$root/Cargo.lock" | cut -c1-16)"

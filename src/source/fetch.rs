@@ -26,6 +26,15 @@ pub enum FetchError {
         /// git's reason.
         source: git2::Error,
     },
+    /// The connection was refused on our side or the server's: an unknown host key, a refused
+    /// ssh key.
+    #[error("{url}: {reason}")]
+    Refused {
+        /// The remote.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The commit is not in the repository even after fetching.
     #[error("{url}: commit {commit:?} not found (after fetching)")]
     UnknownCommit {
@@ -36,10 +45,33 @@ pub enum FetchError {
     },
 }
 
-fn fetch_options<'a>(creds: &'a Credentials) -> FetchOptions<'a> {
+/// Why a callback refused to go on (an unknown host key, a refused ssh key), for the error:
+/// libgit2 replaces a callback's own message with a generic one.
+type Refusal = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
+fn fetch_options<'a>(creds: &'a Credentials, refusal: &Refusal) -> FetchOptions<'a> {
     let mut cb = RemoteCallbacks::new();
+    let refused = refusal.clone();
+    let mut offered = false;
     cb.credentials(move |_url, user, allowed| {
+        // An ssh URL without a user name: git's convention.
+        if allowed.is_username() {
+            return Cred::username(user.unwrap_or("git"));
+        }
         if allowed.is_ssh_key() {
+            // libgit2 asks again after the server refused what was offered: the same key again
+            // would only be refused again; say which key it was.
+            if offered {
+                let why = match &creds.ssh_key_file {
+                    Some(key) => format!("the server refused the ssh key {}", key.display()),
+                    None => "the server refused the ssh agent's keys".to_string(),
+                };
+                if let Ok(mut r) = refused.lock() {
+                    *r = Some(why.clone());
+                }
+                return Err(git2::Error::from_str(&why));
+            }
+            offered = true;
             if let Some(key) = &creds.ssh_key_file {
                 return Cred::ssh_key(user.unwrap_or("git"), None, key, None);
             }
@@ -48,19 +80,24 @@ fn fetch_options<'a>(creds: &'a Credentials) -> FetchOptions<'a> {
         Cred::default()
     });
     if let Some(kh) = creds.known_hosts_file.clone() {
+        let refused = refusal.clone();
         cb.certificate_check(move |cert, host| {
-            let ok = cert
-                .as_hostkey()
-                .and_then(|hk| hk.hostkey())
-                .is_some_and(|key| known_host_matches(&kh, host, key));
-            if ok {
-                Ok(git2::CertificateCheckStatus::CertificateOk)
-            } else {
-                Err(git2::Error::from_str(&format!(
-                    "host key of {host} is not in {}",
-                    kh.display()
-                )))
+            // known_hosts is about ssh host keys; a TLS certificate (https) is checked by
+            // libgit2 against the system's roots as usual.
+            let Some(hostkey) = cert.as_hostkey() else {
+                return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+            };
+            if hostkey
+                .hostkey()
+                .is_some_and(|key| known_host_matches(&kh, host, key))
+            {
+                return Ok(git2::CertificateCheckStatus::CertificateOk);
             }
+            let why = format!("host key of {host} is not in {}", kh.display());
+            if let Ok(mut r) = refused.lock() {
+                *r = Some(why.clone());
+            }
+            Err(git2::Error::from_str(&why))
         });
     }
     let mut last = 0usize;
@@ -146,7 +183,7 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
         // As `git clone` does for a path: the object files are hard-linked (copied across
         // filesystems), then the refs fetched; the pack protocol would compress every object
         // into a pack only to unpack it again (most of a small repository's clone time).
-        let mut fo = fetch_options(creds);
+        let mut fo = fetch_options(creds, &Refusal::default());
         fo.download_tags(git2::AutotagOption::All);
         git2::build::RepoBuilder::new()
             .bare(true)
@@ -207,15 +244,25 @@ fn fetch_depth(
             what: "find remote",
             source,
         })?;
-    let mut fo = fetch_options(creds);
+    let refusal = Refusal::default();
+    let mut fo = fetch_options(creds, &refusal);
     fo.download_tags(git2::AutotagOption::All);
     fo.depth(depth);
     remote
         .fetch(&[REFSPEC], Some(&mut fo), None)
-        .map_err(|source| FetchError::Git {
-            url: url.to_string(),
-            what: "fetch",
-            source,
+        .map_err(|source| {
+            let why = refusal.lock().ok().and_then(|mut r| r.take());
+            match why {
+                Some(reason) => FetchError::Refused {
+                    url: url.to_string(),
+                    reason,
+                },
+                None => FetchError::Git {
+                    url: url.to_string(),
+                    what: "fetch",
+                    source,
+                },
+            }
         })
 }
 
