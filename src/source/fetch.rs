@@ -35,6 +35,14 @@ pub enum FetchError {
         /// Why.
         reason: String,
     },
+    /// A URL scheme this build cannot fetch.
+    #[error(
+        "{url}: https repositories are not supported yet (libgit2's https transport would slow every report's start by initialising OpenSSL); use the ssh URL of the repository"
+    )]
+    Unsupported {
+        /// The remote.
+        url: String,
+    },
     /// The commit is not in the repository even after fetching.
     #[error("{url}: commit {commit:?} not found (after fetching)")]
     UnknownCommit {
@@ -155,6 +163,12 @@ const FIRST_DEPTH: i32 = 50;
 /// libgit2's depth that asks for the whole history of a shallow clone.
 const UNSHALLOW: i32 = i32::MAX;
 
+/// Whether `url` is an http(s) URL, which this build has no transport for.
+fn is_https(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
 /// Whether libgit2 reaches `url` through its local transport (a `file://` URL or a path that
 /// exists), which cannot fetch shallow.
 fn is_local(url: &str) -> bool {
@@ -174,6 +188,11 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
     };
     if let Ok(repo) = Repository::open_bare(dir) {
         return Ok(repo);
+    }
+    if is_https(url) {
+        return Err(FetchError::Unsupported {
+            url: url.to_string(),
+        });
     }
     tracing::info!(%url, dir = %dir.display(), "cloning");
     // Clone into a temp sibling, then rename: a crash never leaves a half clone in place.
@@ -234,6 +253,11 @@ fn fetch_depth(
     creds: &Credentials,
     depth: i32,
 ) -> Result<(), FetchError> {
+    if is_https(url) {
+        return Err(FetchError::Unsupported {
+            url: url.to_string(),
+        });
+    }
     if depth > 0 {
         tracing::info!(%url, depth = if depth == UNSHALLOW { "all".to_string() } else { depth.to_string() }, "fetching history");
     }

@@ -78,7 +78,7 @@ pub struct ServicesSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RepoSpec {
-    /// ssh, https or local path.
+    /// ssh (`git@host:path`, `ssh://`), `git://` or a local path; https is not supported yet.
     pub url: String,
     /// Base for incremental coverage; default `origin/master`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
