@@ -68,7 +68,7 @@ if [ -z "${CARGO_TARGET_DIR:-}" ] && [ "${CI:-}" = "true" ]; then
   export CARGO_TARGET_DIR="$cache/target-$(sha256sum "$root/Cargo.lock" | cut -c1-16)"
   # Caches of other Cargo.lock versions are gigabytes each and never used again: a machine
   # that ran CI over a few dependency changes ran out of disk.
-  for old in "$cache"/target-*; do
-    [ "$old" = "$CARGO_TARGET_DIR" ] || rm -rf "$old"
+  for stale in "$cache"/target-*; do
+    [ "$stale" = "$CARGO_TARGET_DIR" ] || rm -rf "$stale"
   done
 fi
