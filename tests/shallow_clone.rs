@@ -39,8 +39,10 @@ fn serve(base: &Path) -> (Daemon, u16) {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
-    let child = Command::new("git")
-        .arg("daemon")
+    // The daemon binary itself: `git daemon` runs it as a child, which killing `git` would
+    // leave running.
+    let exec_path = git(base, &["--exec-path"]);
+    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
         .arg("--reuseaddr")
         .arg("--export-all")
         .arg("--listen=127.0.0.1")
@@ -50,7 +52,7 @@ fn serve(base: &Path) -> (Daemon, u16) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("git daemon starts (Debian's git package has it)");
+        .expect("git-daemon starts (Debian's git package has it)");
     let daemon = Daemon(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
