@@ -113,6 +113,14 @@ fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         .expect("finished within a minute")
 }
 
+/// The error of a clone that must be refused (within a minute).
+fn refused(url: &str, dir: &Path, creds: Credentials) -> String {
+    let (url, dir) = (url.to_string(), dir.to_path_buf());
+    within_a_minute(move || ensure_clone(&url, &dir, &creds).map(|_| ()))
+        .expect_err("the clone is refused")
+        .to_string()
+}
+
 #[test]
 fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     let tmp = tempfile::tempdir().unwrap();
@@ -175,10 +183,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
         ssh_key_file: Some(client.clone()),
         known_hosts_file: Some(bad_hosts),
     };
-    let (u, d) = (url.clone(), dir.join("clone2"));
-    let err = within_a_minute(move || ensure_clone(&u, &d, &creds).map(|_| ()))
-        .expect_err("unknown host key refused")
-        .to_string();
+    let err = refused(&url, &dir.join("clone2"), creds);
     assert!(err.contains("is not in"), "{err}");
     assert!(!dir.join("clone2").exists(), "no half clone left: {err}");
 
@@ -188,10 +193,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
         ssh_key_file: Some(client.clone()),
         known_hosts_file: None,
     };
-    let (u, d) = (url.clone(), dir.join("clone4"));
-    let err = within_a_minute(move || ensure_clone(&u, &d, &creds).map(|_| ()))
-        .expect_err("unknown host refused without a known_hosts file")
-        .to_string();
+    let err = refused(&url, &dir.join("clone4"), creds);
     assert!(err.contains("hostkey"), "{err}");
 
     // A key the server does not accept: an error that names the key file, never its content.
@@ -199,10 +201,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
         ssh_key_file: Some(stranger),
         known_hosts_file: Some(good_hosts),
     };
-    let (u, d) = (url.clone(), dir.join("clone3"));
-    let err = within_a_minute(move || ensure_clone(&u, &d, &creds).map(|_| ()))
-        .expect_err("refused key")
-        .to_string();
+    let err = refused(&url, &dir.join("clone3"), creds);
     assert!(err.contains("refused the ssh key"), "{err}");
     assert!(
         !err.contains(key_text.trim()),

@@ -158,12 +158,16 @@ pub fn to_file(acc: &Accumulator) -> Result<AccumulatorFile, AccumFileError> {
     })
 }
 
-/// Reads a state file of either version; `input` names it in errors.
-pub fn from_json(input: &str, value: serde_json::Value) -> Result<Accumulator, AccumFileError> {
-    let corrupt = |what: String| AccumFileError::Corrupt {
+fn corrupt(input: &str, what: String) -> AccumFileError {
+    AccumFileError::Corrupt {
         input: input.to_string(),
         what,
-    };
+    }
+}
+
+/// Reads a state file of either version; `input` names it in errors.
+pub fn from_json(input: &str, value: serde_json::Value) -> Result<Accumulator, AccumFileError> {
+    let corrupt = |what: String| corrupt(input, what);
     if value.get("version").is_some() {
         let file: AccumulatorFile =
             serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
@@ -177,10 +181,7 @@ pub fn from_json(input: &str, value: serde_json::Value) -> Result<Accumulator, A
 
 /// From version 2.
 pub fn from_file(input: &str, f: &AccumulatorFile) -> Result<Accumulator, AccumFileError> {
-    let corrupt = |what: String| AccumFileError::Corrupt {
-        input: input.to_string(),
-        what,
-    };
+    let corrupt = |what: String| corrupt(input, what);
     if f.version != VERSION {
         return Err(corrupt(format!(
             "version {} (this build reads 1 and {VERSION})",
