@@ -189,11 +189,6 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
     if let Ok(repo) = Repository::open_bare(dir) {
         return Ok(repo);
     }
-    if is_https(url) {
-        return Err(FetchError::Unsupported {
-            url: url.to_string(),
-        });
-    }
     tracing::info!(%url, dir = %dir.display(), "cloning");
     // Clone into a temp sibling, then rename: a crash never leaves a half clone in place.
     let tmp = dir.with_extension("partial");
