@@ -317,6 +317,8 @@ async fn serve_http(listen: &str, api: std::sync::Arc<goc_adapter::api::ApiState
 fn serve(args: ServeArgs) -> Result<()> {
     let targets = goc_adapter::target::load_file(&args.config)?;
     let token = read_token(args.token_file.as_deref())?;
+    // Before any thread fetches: libgit2's list of transports is not locked.
+    goc_adapter::source::register_transports();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let svc = service(&args.home, targets, token)?;
@@ -333,6 +335,7 @@ fn controller(args: ControllerArgs) -> Result<()> {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| format!("goc-adapter-{}", std::process::id())),
     };
+    goc_adapter::source::register_transports();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let _ = rustls::crypto::ring::default_provider().install_default();

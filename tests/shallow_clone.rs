@@ -157,16 +157,6 @@ fn remote_clones_are_shallow_and_completed_on_demand() {
     assert_eq!(commits_reachable(&repo3, "origin/master"), 151);
     assert_eq!(commits_reachable(&repo3, "origin/feature"), 23);
     // Only remote-tracking branches, as for a remote: no local branch frozen at clone time.
-    // https is refused with a message that says so (no transport compiled in).
-    let err = ensure_clone(
-        "https://example.invalid/team/repo.git",
-        &tmp.path().join("home").join("repo4"),
-        &creds,
-    )
-    .map(|_| ())
-    .expect_err("https is not supported")
-    .to_string();
-    assert!(err.contains("not supported yet"), "{err}");
     let locals = |r: &git2::Repository| r.references_glob("refs/heads/*").unwrap().count();
     assert_eq!(locals(&repo3), 0);
     assert_eq!(locals(&repo), 0);

@@ -166,6 +166,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     let creds = Credentials {
         ssh_key_file: Some(client.clone()),
         known_hosts_file: Some(good_hosts.clone()),
+        ..Credentials::default()
     };
     let (u, d) = (url.clone(), dir.join("clone1"));
     let repo = within_a_minute(move || ensure_clone(&u, &d, &creds).map(|r| r.path().to_owned()))
@@ -182,6 +183,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     let creds = Credentials {
         ssh_key_file: Some(client.clone()),
         known_hosts_file: Some(bad_hosts),
+        ..Credentials::default()
     };
     let err = refused(&url, &dir.join("clone2"), creds);
     assert!(err.contains("is not in"), "{err}");
@@ -192,6 +194,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     let creds = Credentials {
         ssh_key_file: Some(client.clone()),
         known_hosts_file: None,
+        ..Credentials::default()
     };
     let err = refused(&url, &dir.join("clone4"), creds);
     assert!(err.contains("hostkey"), "{err}");
@@ -200,6 +203,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     let creds = Credentials {
         ssh_key_file: Some(stranger),
         known_hosts_file: Some(good_hosts),
+        ..Credentials::default()
     };
     let err = refused(&url, &dir.join("clone3"), creds);
     assert!(err.contains("refused the ssh key"), "{err}");

@@ -212,6 +212,9 @@ impl Collector {
         if let Some(old) = self.target(&key)
             && old.target.spec == t.spec
             && old.target.ssh_key_file == t.ssh_key_file
+            && old.target.known_hosts_file == t.known_hosts_file
+            && old.target.token_file == t.token_file
+            && old.target.ca_file == t.ca_file
         {
             return Ok(());
         }
@@ -1038,6 +1041,8 @@ fn build_reports(
     let creds = Credentials {
         ssh_key_file: target.ssh_key_file.as_ref().map(Into::into),
         known_hosts_file: target.known_hosts_file.as_ref().map(Into::into),
+        token_file: target.token_file.as_ref().map(Into::into),
+        ca_file: target.ca_file.as_ref().map(Into::into),
     };
     let dir = store.repo_dir(&parts.service).map_err(|e| e.to_string())?;
     let repo = source::ensure_clone(&target.repo_url, &dir, &creds).map_err(|e| e.to_string())?;

@@ -97,10 +97,13 @@ async fn git_credentials(
         .home()
         .join(".credentials")
         .join(format!("{ns}_{}", target.name));
-    let (key, hosts) = super::credentials::materialize(&dir, &secret.data.unwrap_or_default())
+    let files = super::credentials::materialize(&dir, &secret.data.unwrap_or_default())
         .map_err(|e| format!("writing git credentials of {ns}/{}: {e}", target.name))?;
-    target.ssh_key_file = key.map(|p| p.display().to_string());
-    target.known_hosts_file = hosts.map(|p| p.display().to_string());
+    let path = |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string());
+    target.ssh_key_file = path(files.ssh_key);
+    target.known_hosts_file = path(files.known_hosts);
+    target.token_file = path(files.token);
+    target.ca_file = path(files.ca);
     Ok(())
 }
 

@@ -1,16 +1,21 @@
-//! Keeping a local bare clone of a service's repository up to date (git2, ssh key from a file).
+//! Keeping a local bare clone of a service's repository up to date (git2; ssh with a key file,
+//! https with a token file through [`super::https`]).
 
 use std::path::{Path, PathBuf};
 
 use git2::{Cred, FetchOptions, RemoteCallbacks, Repository};
 
-/// Credentials for ssh remotes. The key's content is never logged.
+/// Credentials for ssh and https remotes, as files. Their content is never logged.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
-    /// Private key file.
+    /// ssh private key file.
     pub ssh_key_file: Option<PathBuf>,
-    /// known_hosts file; when set, host keys not in it are refused.
+    /// ssh known_hosts file; when set, host keys not in it are refused.
     pub known_hosts_file: Option<PathBuf>,
+    /// https: a file holding an access token, sent as the password of basic auth.
+    pub token_file: Option<PathBuf>,
+    /// https: PEM CA certificates to trust besides the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A clone or fetch that failed.
@@ -35,13 +40,13 @@ pub enum FetchError {
         /// Why.
         reason: String,
     },
-    /// A URL scheme this build cannot fetch.
-    #[error(
-        "{url}: https repositories are not supported yet (libgit2's https transport would slow every report's start by initialising OpenSSL); use the ssh URL of the repository"
-    )]
-    Unsupported {
+    /// The fetch could not be set up: an unreadable token or CA file, a malformed URL.
+    #[error("{url}: {reason}")]
+    Setup {
         /// The remote.
         url: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The commit is not in the repository even after fetching.
     #[error("{url}: commit {commit:?} not found (after fetching)")]
@@ -53,9 +58,9 @@ pub enum FetchError {
     },
 }
 
-/// Why a callback refused to go on (an unknown host key, a refused ssh key), for the error:
-/// libgit2 replaces a callback's own message with a generic one.
-type Refusal = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+/// Why a callback refused to go on (an unknown host key, a refused ssh key or token), for the
+/// error: libgit2 replaces a callback's own message with a generic one.
+pub(super) type Refusal = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 fn fetch_options<'a>(creds: &'a Credentials, refusal: &Refusal) -> FetchOptions<'a> {
     let mut cb = RemoteCallbacks::new();
@@ -163,8 +168,8 @@ const FIRST_DEPTH: i32 = 50;
 /// libgit2's depth that asks for the whole history of a shallow clone.
 const UNSHALLOW: i32 = i32::MAX;
 
-/// Whether `url` is an http(s) URL, which this build has no transport for.
-fn is_https(url: &str) -> bool {
+/// Whether `url` is an http(s) URL, fetched through [`super::https`].
+fn is_http(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     lower.starts_with("https://") || lower.starts_with("http://")
 }
@@ -248,11 +253,6 @@ fn fetch_depth(
     creds: &Credentials,
     depth: i32,
 ) -> Result<(), FetchError> {
-    if is_https(url) {
-        return Err(FetchError::Unsupported {
-            url: url.to_string(),
-        });
-    }
     if depth > 0 {
         tracing::info!(%url, depth = if depth == UNSHALLOW { "all".to_string() } else { depth.to_string() }, "fetching history");
     }
@@ -267,22 +267,33 @@ fn fetch_depth(
     let mut fo = fetch_options(creds, &refusal);
     fo.download_tags(git2::AutotagOption::All);
     fo.depth(depth);
-    remote
-        .fetch(&[REFSPEC], Some(&mut fo), None)
-        .map_err(|source| {
-            let why = refusal.lock().ok().and_then(|mut r| r.take());
-            match why {
-                Some(reason) => FetchError::Refused {
+    let fetched = if is_http(url) {
+        super::https::register_transports();
+        let session =
+            super::https::Session::new(url, creds, refusal.clone()).map_err(|reason| {
+                FetchError::Setup {
                     url: url.to_string(),
                     reason,
-                },
-                None => FetchError::Git {
-                    url: url.to_string(),
-                    what: "fetch",
-                    source,
-                },
-            }
-        })
+                }
+            })?;
+        super::https::with_session(session, || remote.fetch(&[REFSPEC], Some(&mut fo), None))
+    } else {
+        remote.fetch(&[REFSPEC], Some(&mut fo), None)
+    };
+    fetched.map_err(|source| {
+        let why = refusal.lock().ok().and_then(|mut r| r.take());
+        match why {
+            Some(reason) => FetchError::Refused {
+                url: url.to_string(),
+                reason,
+            },
+            None => FetchError::Git {
+                url: url.to_string(),
+                what: "fetch",
+                source,
+            },
+        }
+    })
 }
 
 /// Resolves a (possibly abbreviated) commit to its full id, fetching once if it is unknown.

@@ -7,12 +7,14 @@ pub mod changes;
 mod fetch;
 mod gomod;
 mod handles;
+mod https;
 mod locate;
 mod renames;
 
 pub use fetch::{Credentials, FetchError, ensure_clone, ensure_merge_base, fetch, resolve_commit};
 
 pub use gomod::module_path;
+pub use https::register_transports;
 
 use handles::Handles;
 

@@ -78,7 +78,8 @@ pub struct ServicesSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RepoSpec {
-    /// ssh (`git@host:path`, `ssh://`), `git://` or a local path; https is not supported yet.
+    /// ssh (`git@host:path`, `ssh://`), https (`https://[user@]host/path`, no password), `git://`
+    /// or a local path.
     pub url: String,
     /// Base for incremental coverage; default `origin/master`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,7 +90,14 @@ pub struct RepoSpec {
     /// known_hosts file for ssh (serve mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_hosts_file: Option<String>,
-    /// Secret with `ssh-privatekey` and `known_hosts` (operator mode).
+    /// File holding an access token for https, sent as basic auth with the URL's user name
+    /// (default `git`) (serve mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+    /// PEM CA certificates to trust for https besides the system's (serve mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Secret with `ssh-privatekey` and `known_hosts`, or `token` and `ca.crt` (operator mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretRef>,
 }

@@ -88,6 +88,10 @@ pub struct Target {
     pub ssh_key_file: Option<String>,
     /// ssh known_hosts file.
     pub known_hosts_file: Option<String>,
+    /// https access token file.
+    pub token_file: Option<String>,
+    /// https CA certificates file.
+    pub ca_file: Option<String>,
     /// Pull timing.
     pub schedule: Schedule,
     /// Older merged profiles kept.
@@ -151,8 +155,30 @@ impl Target {
                 .unwrap_or(DEFAULT_NAME_PATTERN),
         )
         .map_err(|e| field("spec.services.namePattern", e))?;
-        if spec.repo.url.trim().is_empty() {
+        let url = spec.repo.url.trim();
+        if url.is_empty() {
             return Err(field("spec.repo.url", "must not be empty".into()));
+        }
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("https://") || lower.starts_with("http://") {
+            // The URL is logged and shown in status and errors; so is not a password in it.
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| field("spec.repo.url", format!("not a URL: {e}")))?;
+            if parsed.password().is_some() {
+                return Err(field(
+                    "spec.repo.url",
+                    "holds a password, which would be logged: put the token in spec.repo.tokenFile (the operator: `token` in the Secret)".into(),
+                ));
+            }
+        } else {
+            for (name, set) in [
+                ("spec.repo.tokenFile", &spec.repo.token_file),
+                ("spec.repo.caFile", &spec.repo.ca_file),
+            ] {
+                if set.is_some() {
+                    return Err(field(name, "applies to http(s) URLs only".into()));
+                }
+            }
         }
         let sched = spec.schedule.clone().unwrap_or_default();
         let dur = |f: &str, v: &str| {
@@ -227,6 +253,8 @@ impl Target {
                 .unwrap_or_else(|| "origin/master".to_string()),
             ssh_key_file: spec.repo.ssh_key_file.clone(),
             known_hosts_file: spec.repo.known_hosts_file.clone(),
+            token_file: spec.repo.token_file.clone(),
+            ca_file: spec.repo.ca_file.clone(),
             schedule: Schedule {
                 interval,
                 jitter,
@@ -350,5 +378,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("metadata.name"), "{e}");
+    }
+
+    #[test]
+    fn https_urls_hold_no_password_and_token_files_need_them() {
+        let https = DOC.replace(
+            "url: /tmp/repo",
+            "url: https://oauth2@git.example.com/team/repo.git\n    tokenFile: /s/token\n    caFile: /s/ca.crt",
+        );
+        let t = &parse_documents("t.yaml", &https).unwrap()[0];
+        assert_eq!(t.token_file.as_deref(), Some("/s/token"));
+        assert_eq!(t.ca_file.as_deref(), Some("/s/ca.crt"));
+        let e = parse_documents(
+            "t.yaml",
+            &DOC.replace("/tmp/repo", "https://u:s3cret@git.example.com/r.git"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("spec.repo.url") && e.contains("tokenFile"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "the error shows the password: {e}");
+        let e = parse_documents(
+            "t.yaml",
+            &DOC.replace("url: /tmp/repo", "url: /tmp/repo\n    tokenFile: /s/token"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("spec.repo.tokenFile"), "{e}");
     }
 }
