@@ -1,9 +1,12 @@
 //! https (and http) repositories through goc-adapter's own smart-HTTP transport, against git's
 //! real `git http-backend` behind a TLS server with a test CA and a token.
 
+mod common;
+mod tool_path;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -11,28 +14,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use common::{branched_history, git_text as git};
 use goc_adapter::source::{
     Credentials, FetchError, ensure_clone, ensure_merge_base, resolve_commit,
 };
 use tokio::io::AsyncWriteExt;
 
 const TOKEN: &str = "t0ken-5ecret";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// What the server serves and what it was asked.
 struct Served {
@@ -236,20 +224,8 @@ fn https_repositories_clone_shallow_with_token_and_ca() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    git(&src, &["init", "-q", "-b", "master"]);
     // master: 70 commits, more than a first clone fetches; feature forks off the 10th.
-    for i in 1..=70 {
-        std::fs::write(src.join("a.txt"), format!("{i}\n")).unwrap();
-        git(&src, &["add", "a.txt"]);
-        git(&src, &["commit", "-q", "-m", &format!("m{i}")]);
-        if i == 10 {
-            git(&src, &["branch", "feature"]);
-        }
-    }
-    let fork = git(&src, &["rev-parse", "feature"]);
-    git(&src, &["checkout", "-q", "feature"]);
-    git(&src, &["commit", "-q", "--allow-empty", "-m", "f1"]);
-    let feature = git(&src, &["rev-parse", "HEAD"]);
+    let (fork, feature) = branched_history(&src, 70, 10, 1);
     let root = tmp.path().join("served");
     std::fs::create_dir(&root).unwrap();
     git(

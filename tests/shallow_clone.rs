@@ -1,28 +1,16 @@
 //! A remote repository is cloned shallow and completed only when a report needs more: served by a
 //! real `git daemon` (libgit2's local transport cannot fetch shallow, so a path would not do).
 
+mod common;
+mod tool_path;
+
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{branched_history, git_text as git};
 use goc_adapter::source::{Credentials, ensure_clone, ensure_merge_base, resolve_commit};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// `git daemon` serving the bare repositories under a directory; killed on drop.
 struct Daemon(Child);
@@ -73,25 +61,9 @@ fn remote_clones_are_shallow_and_completed_on_demand() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    git(&src, &["init", "-q", "-b", "master"]);
     // master: 150 commits; feature branches off the 20th and adds 3.
-    for i in 1..=150 {
-        std::fs::write(src.join("a.txt"), format!("{i}\n")).unwrap();
-        git(&src, &["add", "a.txt"]);
-        git(&src, &["commit", "-q", "-m", &format!("m{i}")]);
-        if i == 20 {
-            git(&src, &["branch", "feature"]);
-        }
-    }
-    let fork = git(&src, &["rev-parse", "feature"]);
+    let (fork, feature) = branched_history(&src, 150, 20, 3);
     let old = git(&src, &["rev-parse", "master~120"]);
-    git(&src, &["checkout", "-q", "feature"]);
-    for i in 1..=3 {
-        std::fs::write(src.join("b.txt"), format!("{i}\n")).unwrap();
-        git(&src, &["add", "b.txt"]);
-        git(&src, &["commit", "-q", "-m", &format!("f{i}")]);
-    }
-    let feature = git(&src, &["rev-parse", "HEAD"]);
     let served = tmp.path().join("served");
     std::fs::create_dir(&served).unwrap();
     git(
@@ -132,7 +104,6 @@ fn remote_clones_are_shallow_and_completed_on_demand() {
     let repo2 = ensure_clone(&url, &fresh, &creds).expect("second shallow clone");
     assert!(repo2.is_shallow());
     // A new commit on the remote: a plain fetch brings it, and the clone stays shallow.
-    git(&src, &["checkout", "-q", "master"]);
     git(&src, &["commit", "-q", "--allow-empty", "-m", "m151"]);
     let newest = git(&src, &["rev-parse", "HEAD"]);
     git(

@@ -176,6 +176,44 @@ pub fn git(dir: &Path) -> Command {
     cmd
 }
 
+/// Runs git in `dir` with `args`, asserting success; its stdout, trimmed.
+pub fn git_text(dir: &Path, args: &[&str]) -> String {
+    let out = run(git(dir).args(args));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Makes `dir` a repository whose `master` has `commits` commits (each rewrites a.txt) and whose
+/// `feature` branch forks off the `fork_at`-th of them with `feature_commits` of its own
+/// (rewriting b.txt); `master` is left checked out. Returns the fork point and feature's tip.
+pub fn branched_history(
+    dir: &Path,
+    commits: usize,
+    fork_at: usize,
+    feature_commits: usize,
+) -> (String, String) {
+    git_text(dir, &["init", "-q", "-b", "master"]);
+    let commit = |file: &str, i: usize, message: String| {
+        write(&dir.join(file), format!("{i}\n"));
+        git_text(dir, &["add", file]);
+        git_text(dir, &["commit", "-q", "-m", &message]);
+    };
+    for i in 1..=commits {
+        commit("a.txt", i, format!("m{i}"));
+        if i == fork_at {
+            git_text(dir, &["branch", "feature"]);
+        }
+    }
+    git_text(dir, &["checkout", "-q", "feature"]);
+    for i in 1..=feature_commits {
+        commit("b.txt", i, format!("f{i}"));
+    }
+    git_text(dir, &["checkout", "-q", "master"]);
+    (
+        git_text(dir, &["rev-parse", &format!("feature~{feature_commits}")]),
+        git_text(dir, &["rev-parse", "feature"]),
+    )
+}
+
 /// Commits everything in `dir` (which becomes a repository if it is not one yet); returns the
 /// new commit's id.
 pub fn git_commit_all(dir: &Path, message: &str) -> String {
