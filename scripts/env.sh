@@ -44,9 +44,9 @@ if ! command -v cmake >/dev/null; then
   fi
 fi
 
-# Debian packages the build and the tests need, installed when missing (as root or in CI):
-# libssl-dev and pkg-config to build git2's ssh and https transports (openssl-sys, libssh2),
-# openssh-server for tests/ssh_clone.rs (a real sshd; the test starts its own on a free port).
+# Debian packages the tests need, installed when missing (as root or in CI): openssh-server
+# for tests/ssh_clone.rs (a real sshd; the test starts its own on a free port), openssh-client
+# for ssh repositories (goc-adapter runs `ssh`, as git does).
 deb_need() { # PACKAGE TEST-ARGS...: installs PACKAGE unless `test TEST-ARGS` holds
   local package=$1
   shift
@@ -59,8 +59,7 @@ deb_need() { # PACKAGE TEST-ARGS...: installs PACKAGE unless `test TEST-ARGS` ho
     echo "$package is needed: install it (e.g. apt-get install $package)" >&2
   fi
 }
-deb_need pkg-config -x /usr/bin/pkg-config
-deb_need libssl-dev -f /usr/include/openssl/ssl.h
+deb_need openssh-client -x /usr/bin/ssh
 deb_need openssh-server -x /usr/sbin/sshd
 
 # Rust build cache keyed on Cargo.lock (CI starts from a clean clone).

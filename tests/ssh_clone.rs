@@ -2,6 +2,7 @@
 //! started for the test (scripts/env.sh installs openssh-server in CI).
 
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -179,6 +180,30 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
         .to_string();
     assert_eq!(tip, head);
 
+    // A new commit on the server: a fetch over the same transport brings it.
+    let who = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+    let commit = [&who[..], &["commit", "-q", "--allow-empty", "-m", "c4"]].concat();
+    run(&src, "git", &commit);
+    let newer = run(&src, "git", &["rev-parse", "HEAD"]);
+    run(&src, "git", &["push", "-q", "../repo.git", "master"]);
+    let creds = Credentials {
+        ssh_key_file: Some(client.clone()),
+        known_hosts_file: Some(good_hosts.clone()),
+        ..Credentials::default()
+    };
+    let (u, p) = (url.clone(), repo.path().to_owned());
+    within_a_minute(move || {
+        let repo = git2::Repository::open_bare(p).unwrap();
+        goc_adapter::source::fetch(&repo, &u, &creds)
+    })
+    .expect("fetched over ssh");
+    let tip = repo
+        .revparse_single("origin/master")
+        .unwrap()
+        .id()
+        .to_string();
+    assert_eq!(tip, newer);
+
     // A host key that is not in known_hosts: refused, and the error says why.
     let creds = Credentials {
         ssh_key_file: Some(client.clone()),
@@ -186,10 +211,13 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
         ..Credentials::default()
     };
     let err = refused(&url, &dir.join("clone2"), creds);
-    assert!(err.contains("is not in"), "{err}");
+    assert!(
+        err.contains("is not in") && err.contains("other_hosts"),
+        "{err}"
+    );
     assert!(!dir.join("clone2").exists(), "no half clone left: {err}");
 
-    // No known_hosts file given: libgit2 checks ~/.ssh/known_hosts, which does not list this
+    // No known_hosts file given: ssh checks ~/.ssh/known_hosts, which does not list this
     // server (a fresh port), so it is refused too, never accepted blindly.
     let creds = Credentials {
         ssh_key_file: Some(client.clone()),
@@ -197,16 +225,53 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
         ..Credentials::default()
     };
     let err = refused(&url, &dir.join("clone4"), creds);
-    assert!(err.contains("hostkey"), "{err}");
+    assert!(err.contains("~/.ssh/known_hosts"), "{err}");
+
+    // known_hosts with hashed host names (`ssh-keygen -H`, what ssh writes with
+    // HashKnownHosts).
+    let hashed = known_hosts(dir, "hashed_hosts", server.port, &server.host_pub);
+    run(dir, "ssh-keygen", &["-q", "-H", "-f", "hashed_hosts"]);
+    assert!(
+        !std::fs::read_to_string(&hashed)
+            .unwrap()
+            .contains("127.0.0.1")
+    );
+    let creds = Credentials {
+        ssh_key_file: Some(client.clone()),
+        known_hosts_file: Some(hashed),
+        ..Credentials::default()
+    };
+    let (u, d) = (url.clone(), dir.join("clone5"));
+    within_a_minute(move || ensure_clone(&u, &d, &creds).map(|_| ()))
+        .expect("cloned with a hashed known_hosts");
 
     // A key the server does not accept: an error that names the key file, never its content.
     let creds = Credentials {
         ssh_key_file: Some(stranger),
-        known_hosts_file: Some(good_hosts),
+        known_hosts_file: Some(good_hosts.clone()),
         ..Credentials::default()
     };
     let err = refused(&url, &dir.join("clone3"), creds);
     assert!(err.contains("refused the ssh key"), "{err}");
+    // The right key, readable by others: ssh skips it; the error says so.
+    let open_key = dir.join("open_key");
+    std::fs::copy(&client, &open_key).unwrap();
+    std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let creds = Credentials {
+        ssh_key_file: Some(open_key),
+        known_hosts_file: Some(good_hosts.clone()),
+        ..Credentials::default()
+    };
+    let err = refused(&url, &dir.join("clone6"), creds);
+    assert!(err.contains("chmod 600"), "{err}");
+    // A key file that is not there.
+    let creds = Credentials {
+        ssh_key_file: Some(dir.join("no_such_key")),
+        known_hosts_file: Some(good_hosts.clone()),
+        ..Credentials::default()
+    };
+    let err = refused(&url, &dir.join("clone7"), creds);
+    assert!(err.contains("no_such_key cannot be read"), "{err}");
     assert!(
         !err.contains(key_text.trim()),
         "the key never appears in errors"

@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{Cred, FetchOptions, RemoteCallbacks, Repository};
+use std::sync::Once;
+
+use git2::{FetchOptions, RemoteCallbacks, Repository};
+
+use super::{https, ssh};
 
 /// Credentials for ssh and https remotes, as files. Their content is never logged.
 #[derive(Debug, Clone, Default)]
@@ -62,57 +66,10 @@ pub enum FetchError {
 /// error: libgit2 replaces a callback's own message with a generic one.
 pub(super) type Refusal = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
-fn fetch_options<'a>(creds: &'a Credentials, refusal: &Refusal) -> FetchOptions<'a> {
+/// Fetch options with progress in the log. Credentials are not libgit2's business: ssh and
+/// https go through this crate's transports, which take them from the fetch's session.
+fn fetch_options() -> FetchOptions<'static> {
     let mut cb = RemoteCallbacks::new();
-    let refused = refusal.clone();
-    let mut offered = false;
-    cb.credentials(move |_url, user, allowed| {
-        // An ssh URL without a user name: git's convention.
-        if allowed.is_username() {
-            return Cred::username(user.unwrap_or("git"));
-        }
-        if allowed.is_ssh_key() {
-            // libgit2 asks again after the server refused what was offered: the same key again
-            // would only be refused again; say which key it was.
-            if offered {
-                let why = match &creds.ssh_key_file {
-                    Some(key) => format!("the server refused the ssh key {}", key.display()),
-                    None => "the server refused the ssh agent's keys".to_string(),
-                };
-                if let Ok(mut r) = refused.lock() {
-                    *r = Some(why.clone());
-                }
-                return Err(git2::Error::from_str(&why));
-            }
-            offered = true;
-            if let Some(key) = &creds.ssh_key_file {
-                return Cred::ssh_key(user.unwrap_or("git"), None, key, None);
-            }
-            return Cred::ssh_key_from_agent(user.unwrap_or("git"));
-        }
-        Cred::default()
-    });
-    if let Some(kh) = creds.known_hosts_file.clone() {
-        let refused = refusal.clone();
-        cb.certificate_check(move |cert, host| {
-            // known_hosts is about ssh host keys; a TLS certificate (https) is checked by
-            // libgit2 against the system's roots as usual.
-            let Some(hostkey) = cert.as_hostkey() else {
-                return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
-            };
-            if hostkey
-                .hostkey()
-                .is_some_and(|key| known_host_matches(&kh, host, key))
-            {
-                return Ok(git2::CertificateCheckStatus::CertificateOk);
-            }
-            let why = format!("host key of {host} is not in {}", kh.display());
-            if let Ok(mut r) = refused.lock() {
-                *r = Some(why.clone());
-            }
-            Err(git2::Error::from_str(&why))
-        });
-    }
     let mut last = 0usize;
     cb.transfer_progress(move |p| {
         // Log about every 10% so a large clone shows progress without flooding.
@@ -133,24 +90,26 @@ fn fetch_options<'a>(creds: &'a Credentials, refusal: &Refusal) -> FetchOptions<
     fo
 }
 
-/// Whether `known_hosts` lists `host` with exactly `key` (plain host names; hashed entries are
-/// not supported and never match).
-fn known_host_matches(known_hosts: &Path, host: &str, key: &[u8]) -> bool {
-    use base64::Engine as _;
-    let Ok(text) = std::fs::read_to_string(known_hosts) else {
-        return false;
-    };
-    let b64 = base64::engine::general_purpose::STANDARD.encode(key);
-    text.lines().any(|line| {
-        let mut f = line.split_whitespace();
-        let (Some(hosts), Some(_kind), Some(k)) = (f.next(), f.next(), f.next()) else {
-            return false;
-        };
-        k == b64
-            && hosts
-                .split(',')
-                .any(|h| h == host || h.trim_start_matches('[').split(']').next() == Some(host))
-    })
+/// Registers this crate's transports with libgit2, once per process: https and http
+/// ([`https`]), ssh ([`ssh`]). The binary calls it at start: libgit2 does not lock its list of
+/// transports, so it must not change while other threads fetch. Fetches call it too (a no-op
+/// then), for library users.
+pub fn register_transports() {
+    static ONCE: Once = Once::new();
+    type Factory = fn(&git2::Remote<'_>) -> Result<git2::transport::Transport, git2::Error>;
+    ONCE.call_once(|| {
+        let all: [(&str, Factory); 3] = [
+            ("https", https::factory),
+            ("http", https::factory),
+            (ssh::SCHEME, ssh::factory),
+        ];
+        for (scheme, factory) in all {
+            // SAFETY: once per process, before the binary's threads fetch (see above).
+            if let Err(e) = unsafe { git2::transport::register(scheme, factory) } {
+                tracing::error!(%scheme, error = %e, "registering a git transport failed");
+            }
+        }
+    });
 }
 
 /// Every branch of `origin`, under `refs/remotes/origin/` (so `origin/master` names the base).
@@ -202,7 +161,7 @@ pub fn ensure_clone(url: &str, dir: &Path, creds: &Credentials) -> Result<Reposi
         // As `git clone` does for a path: the object files are hard-linked (copied across
         // filesystems), then the refs fetched; the pack protocol would compress every object
         // into a pack only to unpack it again (most of a small repository's clone time).
-        let mut fo = fetch_options(creds, &Refusal::default());
+        let mut fo = fetch_options();
         fo.download_tags(git2::AutotagOption::All);
         git2::build::RepoBuilder::new()
             .bare(true)
@@ -256,28 +215,37 @@ fn fetch_depth(
     if depth > 0 {
         tracing::info!(%url, depth = if depth == UNSHALLOW { "all".to_string() } else { depth.to_string() }, "fetching history");
     }
-    let mut remote = repo
-        .find_remote("origin")
-        .map_err(|source| FetchError::Git {
+    let git = |what: &'static str| {
+        move |source| FetchError::Git {
             url: url.to_string(),
-            what: "find remote",
+            what,
             source,
-        })?;
+        }
+    };
+    register_transports();
     let refusal = Refusal::default();
-    let mut fo = fetch_options(creds, &refusal);
+    let mut fo = fetch_options();
     fo.download_tags(git2::AutotagOption::All);
     fo.depth(depth);
     let fetched = if is_http(url) {
-        super::https::register_transports();
-        let session =
-            super::https::Session::new(url, creds, refusal.clone()).map_err(|reason| {
-                FetchError::Setup {
-                    url: url.to_string(),
-                    reason,
-                }
-            })?;
-        super::https::with_session(session, || remote.fetch(&[REFSPEC], Some(&mut fo), None))
+        let mut remote = repo.find_remote("origin").map_err(git("find remote"))?;
+        let session = https::Session::new(url, creds, refusal.clone()).map_err(|reason| {
+            FetchError::Setup {
+                url: url.to_string(),
+                reason,
+            }
+        })?;
+        https::with_session(session, || remote.fetch(&[REFSPEC], Some(&mut fo), None))
+    } else if ssh::parse(url).is_some() {
+        // Under the ssh transport's scheme: libgit2 finds custom transports by URL prefix, which
+        // `git@host:path` lacks. The refspec names where the branches go, as for `origin`.
+        let mut remote = repo
+            .remote_anonymous(&format!("{}://{url}", ssh::SCHEME))
+            .map_err(git("open remote"))?;
+        let session = ssh::Session::new(creds, refusal.clone());
+        ssh::with_session(session, || remote.fetch(&[REFSPEC], Some(&mut fo), None))
     } else {
+        let mut remote = repo.find_remote("origin").map_err(git("find remote"))?;
         remote.fetch(&[REFSPEC], Some(&mut fo), None)
     };
     fetched.map_err(|source| {

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -215,23 +215,8 @@ pub(super) fn with_session<T>(session: Session, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Registers this transport for `https://` and `http://` URLs, once per process. Call it before
-/// fetching on several threads: libgit2 does not lock its list of transports.
-pub fn register_transports() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for scheme in ["https", "http"] {
-            // SAFETY: Once runs this before any fetch of this module (fetches call this first);
-            // the binary calls it at start, before threads fetch.
-            let done = unsafe { git2::transport::register(scheme, factory) };
-            if let Err(e) = done {
-                tracing::error!(%scheme, error = %e, "registering the http transport failed");
-            }
-        }
-    });
-}
-
-fn factory(remote: &git2::Remote<'_>) -> Result<Transport, git2::Error> {
+/// libgit2's factory for `https://` and `http://` URLs.
+pub(super) fn factory(remote: &git2::Remote<'_>) -> Result<Transport, git2::Error> {
     let session = ACTIVE.with(|a| a.borrow().clone()).ok_or_else(|| {
         git2::Error::from_str("http(s) remotes are fetched only through goc-adapter's fetch")
     })?;

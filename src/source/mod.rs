@@ -10,11 +10,14 @@ mod handles;
 mod https;
 mod locate;
 mod renames;
+mod ssh;
 
-pub use fetch::{Credentials, FetchError, ensure_clone, ensure_merge_base, fetch, resolve_commit};
+pub use fetch::{
+    Credentials, FetchError, ensure_clone, ensure_merge_base, fetch, register_transports,
+    resolve_commit,
+};
 
 pub use gomod::module_path;
-pub use https::register_transports;
 
 use handles::Handles;
 
