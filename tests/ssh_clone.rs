@@ -103,6 +103,15 @@ fn known_hosts(dir: &Path, name: &str, port: u16, key_line: &str) -> PathBuf {
     path
 }
 
+/// The target's key and known_hosts files.
+fn files(ssh_key_file: Option<PathBuf>, known_hosts_file: Option<PathBuf>) -> Credentials {
+    Credentials {
+        ssh_key_file,
+        known_hosts_file,
+        ..Credentials::default()
+    }
+}
+
 /// Runs `f` on a thread and fails the test if it takes longer than a minute (a refused key or
 /// host must end the attempt, not hang it).
 fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -164,11 +173,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     let key_text = std::fs::read_to_string(&client).unwrap();
 
     // The right key, the server's host key known: cloned, branches under origin/.
-    let creds = Credentials {
-        ssh_key_file: Some(client.clone()),
-        known_hosts_file: Some(good_hosts.clone()),
-        ..Credentials::default()
-    };
+    let creds = files(Some(client.clone()), Some(good_hosts.clone()));
     let (u, d) = (url.clone(), dir.join("clone1"));
     let repo = within_a_minute(move || ensure_clone(&u, &d, &creds).map(|r| r.path().to_owned()))
         .expect("cloned over ssh");
@@ -186,11 +191,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     run(&src, "git", &commit);
     let newer = run(&src, "git", &["rev-parse", "HEAD"]);
     run(&src, "git", &["push", "-q", "../repo.git", "master"]);
-    let creds = Credentials {
-        ssh_key_file: Some(client.clone()),
-        known_hosts_file: Some(good_hosts.clone()),
-        ..Credentials::default()
-    };
+    let creds = files(Some(client.clone()), Some(good_hosts.clone()));
     let (u, p) = (url.clone(), repo.path().to_owned());
     within_a_minute(move || {
         let repo = git2::Repository::open_bare(p).unwrap();
@@ -205,11 +206,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
     assert_eq!(tip, newer);
 
     // A host key that is not in known_hosts: refused, and the error says why.
-    let creds = Credentials {
-        ssh_key_file: Some(client.clone()),
-        known_hosts_file: Some(bad_hosts),
-        ..Credentials::default()
-    };
+    let creds = files(Some(client.clone()), Some(bad_hosts));
     let err = refused(&url, &dir.join("clone2"), creds);
     assert!(
         err.contains("is not in") && err.contains("other_hosts"),
@@ -219,11 +216,7 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
 
     // No known_hosts file given: ssh checks ~/.ssh/known_hosts, which does not list this
     // server (a fresh port), so it is refused too, never accepted blindly.
-    let creds = Credentials {
-        ssh_key_file: Some(client.clone()),
-        known_hosts_file: None,
-        ..Credentials::default()
-    };
+    let creds = files(Some(client.clone()), None);
     let err = refused(&url, &dir.join("clone4"), creds);
     assert!(err.contains("~/.ssh/known_hosts"), "{err}");
 
@@ -236,40 +229,24 @@ fn clones_over_ssh_with_the_key_and_known_hosts_only() {
             .unwrap()
             .contains("127.0.0.1")
     );
-    let creds = Credentials {
-        ssh_key_file: Some(client.clone()),
-        known_hosts_file: Some(hashed),
-        ..Credentials::default()
-    };
+    let creds = files(Some(client.clone()), Some(hashed));
     let (u, d) = (url.clone(), dir.join("clone5"));
     within_a_minute(move || ensure_clone(&u, &d, &creds).map(|_| ()))
         .expect("cloned with a hashed known_hosts");
 
     // A key the server does not accept: an error that names the key file, never its content.
-    let creds = Credentials {
-        ssh_key_file: Some(stranger),
-        known_hosts_file: Some(good_hosts.clone()),
-        ..Credentials::default()
-    };
+    let creds = files(Some(stranger), Some(good_hosts.clone()));
     let err = refused(&url, &dir.join("clone3"), creds);
     assert!(err.contains("refused the ssh key"), "{err}");
     // The right key, readable by others: ssh skips it; the error says so.
     let open_key = dir.join("open_key");
     std::fs::copy(&client, &open_key).unwrap();
     std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let creds = Credentials {
-        ssh_key_file: Some(open_key),
-        known_hosts_file: Some(good_hosts.clone()),
-        ..Credentials::default()
-    };
+    let creds = files(Some(open_key), Some(good_hosts.clone()));
     let err = refused(&url, &dir.join("clone6"), creds);
     assert!(err.contains("chmod 600"), "{err}");
     // A key file that is not there.
-    let creds = Credentials {
-        ssh_key_file: Some(dir.join("no_such_key")),
-        known_hosts_file: Some(good_hosts.clone()),
-        ..Credentials::default()
-    };
+    let creds = files(Some(dir.join("no_such_key")), Some(good_hosts.clone()));
     let err = refused(&url, &dir.join("clone7"), creds);
     assert!(err.contains("no_such_key cannot be read"), "{err}");
     assert!(

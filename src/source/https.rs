@@ -197,29 +197,18 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 thread_local! {
-    /// The session of the fetch running on this thread: libgit2 calls the transport factory on
-    /// the thread that fetches, and the factory has no other way to receive per-fetch settings.
+    /// This transport's sessions ([`super::session`]).
     static ACTIVE: RefCell<Option<Arc<Session>>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` (a fetch) with `session` for its http(s) connections.
+/// Runs `f` (a fetch) with `session` for its connections.
 pub(super) fn with_session<T>(session: Session, f: impl FnOnce() -> T) -> T {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            ACTIVE.with(|a| a.borrow_mut().take());
-        }
-    }
-    ACTIVE.with(|a| *a.borrow_mut() = Some(Arc::new(session)));
-    let _reset = Reset;
-    f()
+    super::session::with(&ACTIVE, session, f)
 }
 
 /// libgit2's factory for `https://` and `http://` URLs.
 pub(super) fn factory(remote: &git2::Remote<'_>) -> Result<Transport, git2::Error> {
-    let session = ACTIVE.with(|a| a.borrow().clone()).ok_or_else(|| {
-        git2::Error::from_str("http(s) remotes are fetched only through goc-adapter's fetch")
-    })?;
+    let session = super::session::current(&ACTIVE, "http(s)")?;
     Transport::smart(remote, true, Http { session })
 }
 

@@ -10,6 +10,7 @@ mod handles;
 mod https;
 mod locate;
 mod renames;
+mod session;
 mod ssh;
 
 pub use fetch::{
