@@ -198,6 +198,25 @@ fn portal_in_headless_chromium() {
         let r = adapter.get(href);
         assert_eq!(r.status, 200, "GET {href} from the portal: {}", r.text());
     }
+    // The HTML reports work in a browser: their script builds the file tree from the index
+    // and shows the first file's source with coloured statements (the data elements come
+    // before the layout in the document).
+    for page in [&reports[0], &reports[3]] {
+        let dom = chromium(
+            browser.path(),
+            &["--dump-dom".to_string()],
+            &format!("{}{page}", adapter.url),
+        );
+        assert!(
+            dom.contains("<ul class=\"tree\">") && dom.contains("class=\"ln"),
+            "{page}: no file tree or no source lines after the script ran:\n{}",
+            &dom[..dom.len().min(4000)]
+        );
+        assert!(
+            dom.contains("<span class=\"cov"),
+            "{page}: no coloured statement"
+        );
+    }
     let srcs = attribute_values(&dom, "src");
     assert!(srcs.is_empty(), "the page loads {srcs:?}");
     for url in absolute_urls(&dom) {

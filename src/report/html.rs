@@ -15,6 +15,9 @@
 //!   of `t` (`class` is go tool cover's `covN`), changed lines and their states (0 unmeasured,
 //!   1 uncovered, 2 covered).
 //!
+//! The body holds the file elements first, then the visible layout, the index and the script
+//! (the elements render nothing): a page's elements can be written before its totals are known.
+//!
 //! The page opens `#file=<profile name>[&line=N]` (and go tool cover's `#fileN`).
 
 mod changed;
@@ -224,13 +227,22 @@ fn assemble(
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// A full report (no changed lines) from file elements built by [`source_script`] where each
-/// source was read, so that no source text has to be kept: `scripts[i]` belongs to
-/// `profile.files[i]` (`None`: listed as "source not found"). Written straight to `w`: a big
-/// report's page is never copied whole into memory.
-pub fn write_scripts(
+/// The beginning of a full report's page, up to its file elements: what is known before the
+/// coverage is (title, styles). Then come the elements built by [`source_script`], written as
+/// they are made (any that a file lacks left out), then [`write_end`]: the CLI writes a big
+/// report while its sources are still being read.
+pub fn write_start(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(CSS.len() + 512);
+    page_start(&mut out, &HtmlOptions::default());
+    w.write_all(&out)
+}
+
+/// The end of a full report's page after its file elements (see [`write_start`]): the heading
+/// with the totals, the layout, the index and the script. `has_source[i]`: file `i`'s element
+/// was written.
+pub fn write_end(
     cov: &Coverage,
-    scripts: &[Option<Vec<u8>>],
+    has_source: &[bool],
     commit: Option<&str>,
     w: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
@@ -238,8 +250,7 @@ pub fn write_scripts(
         commit,
         ..HtmlOptions::default()
     };
-    let scripts: Vec<Option<&[u8]>> = scripts.iter().map(Option::as_deref).collect();
-    assemble_to(cov, &[], &scripts, &opts, w)
+    page_end(cov, &[], &|i| has_source.get(i) == Some(&true), &opts, w)
 }
 
 fn assemble_to(
@@ -249,9 +260,27 @@ fn assemble_to(
     opts: &HtmlOptions<'_>,
     w: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(CSS.len() + 512);
+    page_start(&mut out, opts);
+    w.write_all(&out)?;
+    for script in scripts.iter().take(cov.files.len()).flatten() {
+        w.write_all(script)?;
+    }
+    let has_source = |i: usize| matches!(scripts.get(i), Some(Some(_)));
+    page_end(cov, changed, &has_source, opts, w)
+}
+
+/// The page after the file elements. The visible layout comes after them in the document (the
+/// data elements render nothing), so that they can be written before the totals are known.
+fn page_end(
+    cov: &Coverage,
+    changed: &[Option<ChangedLines>],
+    has_source: &dyn Fn(usize) -> bool,
+    opts: &HtmlOptions<'_>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let changed_at = |i: usize| changed.get(i).and_then(Option::as_ref);
     let tree = tree::build(cov.files.iter().map(|f| (f.name.as_str(), f.counts)));
-    let has_source = |i: usize| matches!(scripts.get(i), Some(Some(_)));
     let index = Index {
         title: opts.title,
         commit: opts.commit,
@@ -307,7 +336,7 @@ fn assemble_to(
     };
 
     let mut out = Vec::with_capacity(64 * 1024);
-    head(&mut out, cov, opts);
+    layout(&mut out, cov, opts);
     put(
         &mut out,
         "<script type=\"application/json\" id=\"goc-data\">",
@@ -315,9 +344,6 @@ fn assemble_to(
     put_json(&mut out, &index);
     put(&mut out, "</script>\n");
     w.write_all(&out)?;
-    for script in scripts.iter().take(cov.files.len()).flatten() {
-        w.write_all(script)?;
-    }
     w.write_all(b"<script>\n")?;
     w.write_all(JS.as_bytes())?;
     w.write_all(b"</script>\n</body>\n</html>\n")
@@ -404,7 +430,8 @@ fn changed_percent(measured: u64, covered: u64) -> Option<String> {
 }
 
 /// Everything before the data: head, styles, header with totals, and the empty page frame.
-fn head(out: &mut Vec<u8>, cov: &Coverage, opts: &HtmlOptions<'_>) {
+/// The document up to the start of its body.
+fn page_start(out: &mut Vec<u8>, opts: &HtmlOptions<'_>) {
     put(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -413,7 +440,12 @@ fn head(out: &mut Vec<u8>, cov: &Coverage, opts: &HtmlOptions<'_>) {
     put_escaped(out, opts.title);
     put(out, "</title>\n<style>\n");
     put(out, CSS);
-    put(out, "</style>\n</head>\n<body>\n<header id=\"top\">\n<h1>");
+    put(out, "</style>\n</head>\n<body>\n");
+}
+
+/// The visible page: heading with the totals, file list and source view (filled by the script).
+fn layout(out: &mut Vec<u8>, cov: &Coverage, opts: &HtmlOptions<'_>) {
+    put(out, "<header id=\"top\">\n<h1>");
     put_escaped(out, opts.title);
     put(out, "</h1>\n<div class=\"meta\">");
     if let Some(commit) = opts.commit {

@@ -273,6 +273,13 @@ impl SourceTree {
         })
     }
 
+    /// The repository path and blob of a profile file name, if it resolves.
+    fn blob_of(&self, name: &str) -> Option<(String, Oid)> {
+        let path = self.resolve(name)?;
+        let oid = *self.blobs.get(&path)?;
+        Some((path, oid))
+    }
+
     /// Applies `f` to the index in `profile.files`, repository path and bytes of every file of
     /// `profile` that resolves, in parallel; the results are aligned with `profile.files`. The
     /// bytes are only borrowed: a caller that needs less than the whole text (the `-func` report
@@ -286,19 +293,48 @@ impl SourceTree {
         T: Send,
         F: Fn(usize, &str, &[u8]) -> T + Sync,
     {
-        let wanted: Vec<Option<(String, Oid)>> = profile
-            .files
-            .iter()
-            .map(|f| {
-                let path = self.resolve(&f.name)?;
-                let oid = *self.blobs.get(&path)?;
-                Some((path, oid))
-            })
-            .collect();
+        self.sources(profile).map(f)
+    }
+
+    /// The blobs of `profile`'s files, to be read on another thread ([`Sources::map`]).
+    pub fn sources(&self, profile: &crate::profile::Profile) -> Sources {
+        Sources {
+            wanted: profile
+                .files
+                .iter()
+                .map(|f| self.blob_of(&f.name))
+                .collect(),
+            repo_path: self.repo_path.clone(),
+            commit: self.commit.to_string(),
+        }
+    }
+}
+
+/// The repository paths and blobs of a profile's files ([`SourceTree::sources`]): unlike the
+/// tree, it can move to another thread.
+pub struct Sources {
+    wanted: Vec<Option<(String, Oid)>>,
+    repo_path: PathBuf,
+    commit: String,
+}
+
+impl Sources {
+    /// Whether each file resolves to a source, aligned with `profile.files`: the files
+    /// [`Sources::map`] calls its function for.
+    pub fn present(&self) -> Vec<bool> {
+        self.wanted.iter().map(Option::is_some).collect()
+    }
+
+    /// [`SourceTree::map_sources`].
+    pub fn map<T, F>(&self, f: F) -> Result<Vec<Option<T>>, SourceError>
+    where
+        T: Send,
+        F: Fn(usize, &str, &[u8]) -> T + Sync,
+    {
         // Inflating the blobs is most of the work: spread it over threads, each reading through
         // its own handle (a Repository cannot be shared between threads).
         let repo_path = &self.repo_path;
-        let commit = self.commit.to_string();
+        let commit = &self.commit;
         let read_err = |what: &str, source: git2::Error| SourceError::Read {
             path: repo_path.clone(),
             commit: commit.clone(),
@@ -306,23 +342,30 @@ impl SourceTree {
             source,
         };
         let handles = Handles::new(|| Repository::open(repo_path));
-        wanted
-            .into_par_iter()
+        // Taken in profile order, each thread the next file when it is done with one (not the
+        // halves of the list rayon would split): a caller writing results as they come (the
+        // HTML report) gets them nearly in order.
+        let mut read: Vec<(usize, Option<T>)> = self
+            .wanted
+            .iter()
             .enumerate()
+            .par_bridge()
             .map_init(
                 || handles.take(),
                 |handle, (i, want)| {
                     let Some((path, oid)) = want else {
-                        return Ok(None);
+                        return Ok((i, None));
                     };
                     let repo = handle.get().map_err(|e| SourceError::Open {
                         path: repo_path.clone(),
                         source: handles::copy_err(e),
                     })?;
-                    let blob = repo.find_blob(oid).map_err(|e| read_err(&path, e))?;
-                    Ok(Some(f(i, &path, blob.content())))
+                    let blob = repo.find_blob(*oid).map_err(|e| read_err(path, e))?;
+                    Ok((i, Some(f(i, path, blob.content()))))
                 },
             )
-            .collect()
+            .collect::<Result<_, SourceError>>()?;
+        read.sort_unstable_by_key(|(i, _)| *i);
+        Ok(read.into_iter().map(|(_, t)| t).collect())
     }
 }
