@@ -1,5 +1,5 @@
-//! Keeping a local bare clone of a service's repository up to date (git2; ssh with a key file,
-//! https with a token file through [`super::https`]).
+//! Keeping a local bare clone of a service's repository up to date (git2; ssh through
+//! [`super::ssh`], https through [`super::https`], credentials from files).
 
 use std::path::{Path, PathBuf};
 
@@ -62,8 +62,8 @@ pub enum FetchError {
     },
 }
 
-/// Why a callback refused to go on (an unknown host key, a refused ssh key or token), for the
-/// error: libgit2 replaces a callback's own message with a generic one.
+/// Why a transport refused to go on (an unknown host key, a refused ssh key or token), for the
+/// error: libgit2 rewords errors of its own steps.
 pub(super) type Refusal = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 /// Fetch options with progress in the log. Credentials are not libgit2's business: ssh and
