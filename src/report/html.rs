@@ -429,8 +429,7 @@ fn changed_percent(measured: u64, covered: u64) -> Option<String> {
     })
 }
 
-/// Everything before the data: head, styles, header with totals, and the empty page frame.
-/// The document up to the start of its body.
+/// The document up to the start of its body: head and styles.
 fn page_start(out: &mut Vec<u8>, opts: &HtmlOptions<'_>) {
     put(
         out,
