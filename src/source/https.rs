@@ -145,7 +145,8 @@ impl Session {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if got != content_type {
+        // The media type, whatever parameters follow it.
+        if got.split(';').next().map(str::trim) != Some(content_type) {
             return Err(io::Error::other(format!(
                 "{method} {} answered Content-Type {got:?}, not {content_type:?}: not a git server speaking the smart HTTP protocol",
                 resp.url()
