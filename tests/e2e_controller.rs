@@ -3,6 +3,7 @@
 //! lifecycle by status patches (no kubelet).
 
 mod controlplane;
+mod gitserve;
 mod goc;
 mod tool_path;
 
@@ -340,4 +341,78 @@ async fn only_the_lease_holder_writes() {
         !standby_log.contains("pod event: syncing"),
         "the standby must not sync"
     );
+}
+
+/// An https repository with its token and CA from the target's Secret: the operator writes
+/// them to private files and the collector clones through them.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_repository_with_the_token_and_ca_of_a_secret() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let cp = controlplane::shared();
+    cp.apply_crd();
+    let client = cp.client().await;
+    let ns = cp.namespace("https");
+    let ws = workspace();
+    let token = "s3cret-t0ken";
+    let (root, dir) = (
+        ws.repo.parent().expect("the repository's parent"),
+        ws.repo.file_name().expect("its name").to_string_lossy(),
+    );
+    let git = gitserve::serve(root, token);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "git", "namespace": ns},
+        "stringData": {"token": token, "ca.crt": git.ca_pem},
+    }))
+    .expect("secret");
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create secret");
+    let goc = GocServer::start();
+    let name = ws.service_name();
+    let replica = Replica::start(&goc, &name);
+    replica.hit("/echo?msg=https");
+    let home = tempfile::tempdir().expect("home");
+    let ctl = Controller::start("ctl-https", &ns, home.path(), None);
+    let mut target = target_json("echo", &ns, &goc.url(), 1.0);
+    target["spec"]["repo"] = json!({
+        "url": format!("https://git@127.0.0.1:{}/{dir}", git.https_port),
+        "baseBranch": "origin/master",
+        "secretRef": {"name": "git"},
+    });
+    let api: Api<goc_adapter::target::CoverageTarget> = Api::namespaced(client.clone(), &ns);
+    let obj: goc_adapter::target::CoverageTarget = serde_json::from_value(target).expect("target");
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("create target");
+
+    // The func report exists only if the sources were cloned.
+    let report = goc::wait_until("a func report", Duration::from_secs(90), || {
+        let r = ctl.get(&format!("/api/v1/services/{name}/report?format=func"));
+        (r.status == 200).then(|| r.text())
+    });
+    assert!(report.contains("total:"), "{report}");
+    let log = git.served.log.lock().expect("the request log").clone();
+    assert!(
+        log.iter()
+            .any(|l| l == &format!("POST /{dir}/git-upload-pack")),
+        "not fetched over https: {log:?}"
+    );
+    // The Secret's keys are private files under the home.
+    let files = home.path().join(".credentials").join(format!("{ns}_echo"));
+    for f in ["token", "ca.crt"] {
+        let mode = std::fs::metadata(files.join(f))
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    let logged = ctl.log.lock().expect("the controller's log").join("\n");
+    assert!(!logged.contains(token), "the token is in the log");
+    drop(replica);
+    drop(ctl);
 }

@@ -2,207 +2,17 @@
 //! real `git http-backend` behind a TLS server with a test CA and a token.
 
 mod common;
+mod gitserve;
 mod tool_path;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use common::{branched_history, git_text as git};
 use goc_adapter::source::{
     Credentials, FetchError, ensure_clone, ensure_merge_base, resolve_commit,
 };
-use tokio::io::AsyncWriteExt;
 
 const TOKEN: &str = "t0ken-5ecret";
-
-/// What the server serves and what it was asked.
-struct Served {
-    root: PathBuf,
-    /// Request lines, `METHOD /path`.
-    log: Mutex<Vec<String>>,
-}
-
-/// `/moved/...` redirects to `/...`; everything else needs the token as basic auth's password
-/// and goes to `git http-backend` as CGI.
-async fn handle(
-    State(s): State<Arc<Served>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
-    if let Ok(mut log) = s.log.lock() {
-        log.push(format!("{method} {path}"));
-    }
-    if let Some(rest) = path.strip_prefix("/moved") {
-        let to = format!("{rest}?{query}");
-        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, to)]).into_response();
-    }
-    let password = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|up| up.split_once(':').map(|(_, p)| p.to_string()));
-    if password.as_deref() != Some(TOKEN) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"git\"")],
-        )
-            .into_response();
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let mut child = tokio::process::Command::new("git")
-        .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", &s.root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("GATEWAY_INTERFACE", "CGI/1.1")
-        .env("REQUEST_METHOD", method.as_str())
-        .env("PATH_INFO", &path)
-        .env("QUERY_STRING", &query)
-        .env("CONTENT_TYPE", content_type)
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git http-backend starts");
-    if let Some(mut stdin) = child.stdin.take() {
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&body).await;
-        });
-    }
-    let out = child.wait_with_output().await.expect("http-backend runs");
-    cgi_response(&out.stdout)
-}
-
-/// A CGI answer (headers, a blank line, the body) as an HTTP response.
-fn cgi_response(out: &[u8]) -> Response {
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, i + 4))
-        .or_else(|| {
-            out.windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|i| (i, i + 2))
-        })
-        .expect("CGI headers end");
-    let head = String::from_utf8_lossy(&out[..split.0]);
-    let mut builder = Response::builder();
-    for line in head.lines() {
-        let (name, value) = line.split_once(':').expect("a CGI header");
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("Status") {
-            let code = value.split(' ').next().unwrap_or("200");
-            builder = builder.status(code.parse::<u16>().expect("a status code"));
-        } else {
-            builder = builder.header(name, value);
-        }
-    }
-    builder
-        .body(axum::body::Body::from(out[split.1..].to_vec()))
-        .expect("a response")
-}
-
-/// Accepts TLS connections for axum; failed handshakes (a client that distrusts the
-/// certificate) are skipped.
-struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    tls: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((tcp, addr)) = self.tcp.accept().await else {
-                continue;
-            };
-            if let Ok(stream) = self.tls.accept(tcp).await {
-                return (stream, addr);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
-}
-
-/// A test CA (PEM) and a server certificate it signed for 127.0.0.1 and localhost.
-fn certificates() -> (String, tokio_rustls::TlsAcceptor) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.der().clone()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-    )
-    .unwrap();
-    (ca.pem(), tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Serves `root` over https and http on free ports, on a thread of its own (the fetches under
-/// test block); returns the CA, both ports and the request log.
-fn serve(root: &Path) -> (String, u16, u16, Arc<Served>) {
-    let served = Arc::new(Served {
-        root: root.to_path_buf(),
-        log: Mutex::new(Vec::new()),
-    });
-    let (ca, tls) = certificates();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let state = served.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().fallback(handle).with_state(state);
-            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let ports = (
-                tcp.local_addr().unwrap().port(),
-                plain.local_addr().unwrap().port(),
-            );
-            tx.send(ports).unwrap();
-            let https = axum::serve(TlsListener { tcp, tls }, app.clone());
-            let http = axum::serve(plain, app);
-            let _ = tokio::join!(https, http);
-        });
-    });
-    let (https, http) = rx.recv().expect("the server starts");
-    (ca, https, http, served)
-}
 
 fn creds(token: Option<&Path>, ca: Option<&Path>) -> Credentials {
     Credentials {
@@ -232,7 +42,13 @@ fn https_repositories_clone_shallow_with_token_and_ca() {
         tmp.path(),
         &["clone", "-q", "--bare", "src", "served/repo.git"],
     );
-    let (ca_pem, https, http, served) = serve(&root);
+    let server = gitserve::serve(&root, TOKEN);
+    let (ca_pem, https, http, served) = (
+        server.ca_pem.clone(),
+        server.https_port,
+        server.http_port,
+        server.served.clone(),
+    );
     let secrets = tmp.path().join("secrets");
     std::fs::create_dir(&secrets).unwrap();
     let ca = secrets.join("ca.crt");
