@@ -114,9 +114,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Merge { profiles, output } => {
-            let merged = load_profiles(&profiles)?;
+            let inputs = read_profiles(&profiles)?;
+            let named: Vec<(&str, &[u8])> = profiles
+                .iter()
+                .map(String::as_str)
+                .zip(inputs.iter().map(|i| &i[..]))
+                .collect();
+            let merged = profile::merged_text(&named)?.context("no profile given")?;
             // Straight out: no copy of the whole text in memory.
-            write_output_with(output.as_deref(), |w| merged.write_text(w))
+            write_output_with(output.as_deref(), |w| merged.write(w))?;
+            // The inputs (mapped or read) are left to process exit, like the report structures.
+            std::mem::forget(merged);
+            std::mem::forget(inputs);
+            Ok(())
         }
         Command::Report(args) => report_cmd::run(args),
     }
@@ -124,6 +134,20 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Reads and merges profile files; `-` is stdin (once).
 fn load_profiles(names: &[String]) -> Result<Profile> {
+    let inputs = read_profiles(names)?;
+    let named: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(String::as_str)
+        .zip(inputs.iter().map(|i| &i[..]))
+        .collect();
+    let merged = profile::parse_merged(&named)?.context("no profile given")?;
+    // The inputs (mapped or read) are left to process exit, like the report structures.
+    std::mem::forget(inputs);
+    Ok(merged)
+}
+
+/// Reads profile files (large ones mapped); `-` is stdin (once).
+fn read_profiles(names: &[String]) -> Result<Vec<goc_adapter::fsutil::Input>> {
     if names.iter().filter(|n| *n == "-").count() > 1 {
         bail!("`-` (stdin) given more than once");
     }
@@ -142,15 +166,7 @@ fn load_profiles(names: &[String]) -> Result<Profile> {
             }
         })
         .collect::<Result<_>>()?;
-    let named: Vec<(&str, &[u8])> = names
-        .iter()
-        .map(String::as_str)
-        .zip(inputs.iter().map(|i| &i[..]))
-        .collect();
-    let merged = profile::parse_merged(&named)?.context("no profile given")?;
-    // The inputs (mapped or read) are left to process exit, like the report structures.
-    std::mem::forget(inputs);
-    Ok(merged)
+    Ok(inputs)
 }
 
 fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {

@@ -10,7 +10,7 @@ mod tests;
 mod text;
 
 pub use merge::merge;
-pub use merge_text::parse_merged;
+pub use merge_text::{MergedText, merged_text, parse_merged};
 pub use parse::parse;
 pub use text::text_fingerprint;
 
@@ -44,6 +44,14 @@ impl Mode {
             "count" => Some(Mode::Count),
             "atomic" => Some(Mode::Atomic),
             _ => None,
+        }
+    }
+
+    /// A count as this mode records it: 0 or 1 in set mode.
+    fn clamp(self, count: u64) -> u64 {
+        match self {
+            Mode::Set => u64::from(count > 0),
+            Mode::Count | Mode::Atomic => count,
         }
     }
 

@@ -299,20 +299,6 @@ pub(super) fn normalize_blocks(
     error.map_or(Ok(()), Err)
 }
 
-/// A block line's file name and block, trying `prev` (the previous line's file name) first;
-/// `None` for anything that is not a well-formed block line (the caller's slow path says why).
-pub(super) fn block_line<'a>(line: &'a [u8], prev: Option<&'a [u8]>) -> Option<(&'a [u8], Block)> {
-    if let Some(prev) = prev
-        && let Some(block) = line
-            .strip_prefix(prev)
-            .and_then(|r| r.strip_prefix(b":"))
-            .and_then(parse_coordinates)
-    {
-        return Some((prev, block));
-    }
-    parse_block(line).ok()
-}
-
 /// Splits `name:L0.C0,L1.C1 N C` from the right, as Go's parser does, so that the file name may
 /// itself contain `:`, `,`, `.` or spaces.
 fn parse_block(line: &[u8]) -> Result<(&[u8], Block), String> {
@@ -339,6 +325,18 @@ fn parse_block(line: &[u8]) -> Result<(&[u8], Block), String> {
 /// Parses `L0.C0,L1.C1 N C` left to right; `None` on anything else (including numbers that do not
 /// fit), so that the caller falls back to [`parse_block`] and its precise errors.
 fn parse_coordinates(s: &[u8]) -> Option<Block> {
+    coordinates(s, true)
+}
+
+/// `L0.C0,L1.C1 N` (a block line without its name and count) as a block with count 0; `None`
+/// where [`parse_coordinates`] would fail.
+pub(super) fn parse_position(s: &[u8]) -> Option<Block> {
+    coordinates(s, false)
+}
+
+// Inlined into both callers, so each gets a loop without the flag's tests.
+#[inline(always)]
+fn coordinates(s: &[u8], with_count: bool) -> Option<Block> {
     let mut at = 0;
     let mut field = |sep: Option<u8>| -> Option<u64> {
         let digits = s[at..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -361,8 +359,11 @@ fn parse_coordinates(s: &[u8]) -> Option<Block> {
     let start_col = u32::try_from(field(Some(b','))?).ok()?;
     let end_line = u32::try_from(field(Some(b'.'))?).ok()?;
     let end_col = u32::try_from(field(Some(b' '))?).ok()?;
-    let num_stmt = u32::try_from(field(Some(b' '))?).ok()?;
-    let count = field(None)?;
+    let (num_stmt, count) = if with_count {
+        (u32::try_from(field(Some(b' '))?).ok()?, field(None)?)
+    } else {
+        (u32::try_from(field(None)?).ok()?, 0)
+    };
     Some(Block::new(
         start_line, start_col, end_line, end_col, num_stmt, count,
     ))
