@@ -451,13 +451,24 @@ fn next_line<'a>(data: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
 /// The count whose digits start at `at`, if the line ends right after them (`\n`, `\r\n` or
 /// the end of the text), and where the next line starts.
 fn count_at(data: &[u8], at: usize) -> Option<(u64, usize)> {
-    let rest = data.get(at..)?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let count = count_of(&rest[..digits])?;
-    let next = match &rest[digits..] {
+    let mut end = at;
+    let mut count: u64 = 0;
+    // Up to 19 digits cannot overflow, so there is no check per digit; longer counts take the
+    // general way (which checks).
+    while let Some(&b) = data.get(end).filter(|b| b.is_ascii_digit()) {
+        if end - at == 19 {
+            return None;
+        }
+        count = count * 10 + u64::from(b - b'0');
+        end += 1;
+    }
+    if end == at {
+        return None;
+    }
+    let next = match &data[end..] {
         [] | [b'\r'] => data.len(),
-        [b'\n', ..] => at + digits + 1,
-        [b'\r', b'\n', ..] => at + digits + 2,
+        [b'\n', ..] => end + 1,
+        [b'\r', b'\n', ..] => end + 2,
         _ => return None,
     };
     Some((count, next))
