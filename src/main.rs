@@ -115,12 +115,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Merge { profiles, output } => {
             let inputs = read_profiles(&profiles)?;
-            let named: Vec<(&str, &[u8])> = profiles
-                .iter()
-                .map(String::as_str)
-                .zip(inputs.iter().map(|i| &i[..]))
-                .collect();
-            let merged = profile::merged_text(&named)?.context("no profile given")?;
+            let merged =
+                profile::merged_text(&named(&profiles, &inputs))?.context("no profile given")?;
             // Straight out: no copy of the whole text in memory.
             write_output_with(output.as_deref(), |w| merged.write(w))?;
             // The inputs (mapped or read) are left to process exit, like the report structures.
@@ -135,15 +131,22 @@ fn run(cli: Cli) -> Result<()> {
 /// Reads and merges profile files; `-` is stdin (once).
 fn load_profiles(names: &[String]) -> Result<Profile> {
     let inputs = read_profiles(names)?;
-    let named: Vec<(&str, &[u8])> = names
-        .iter()
-        .map(String::as_str)
-        .zip(inputs.iter().map(|i| &i[..]))
-        .collect();
-    let merged = profile::parse_merged(&named)?.context("no profile given")?;
+    let merged = profile::parse_merged(&named(names, &inputs))?.context("no profile given")?;
     // The inputs (mapped or read) are left to process exit, like the report structures.
     std::mem::forget(inputs);
     Ok(merged)
+}
+
+/// Each input's bytes with the name it was given as.
+fn named<'a>(
+    names: &'a [String],
+    inputs: &'a [goc_adapter::fsutil::Input],
+) -> Vec<(&'a str, &'a [u8])> {
+    names
+        .iter()
+        .map(String::as_str)
+        .zip(inputs.iter().map(|i| &i[..]))
+        .collect()
 }
 
 /// Reads profile files (large ones mapped); `-` is stdin (once).

@@ -1,7 +1,9 @@
-//! Parsing and merging many profile texts in one go, for `goc-adapter merge`.
+//! Reading the profile texts a command is given (one or many) in one go: `merge`, `report` and
+//! `diff`.
 //!
-//! Profiles of one build (`go test` runs, replicas of one binary) list each file's blocks in the
-//! same order with the same text; only the counts differ. So the texts are summed line by line:
+//! Profiles of one build (`go test` runs, replicas of one binary, the packages of one `go test`
+//! run concatenated) list each file's blocks in the same order with the same text; only the
+//! counts differ. So the texts are summed line by line:
 //! the largest input's lines are kept as they are (as slices of the input), and the other
 //! inputs' lines are matched against them byte for byte, in order, so that only their counts are
 //! parsed. When every line is also normalized already (canonical numbers, blocks in order, as
@@ -9,8 +11,8 @@
 //! block is ever built. Parsing every input into its own profile and merging those took 2.5
 //! times as long (every number of every line parsed, every block copied several times).
 //!
-//! Any irregularity (an error, a line that differs, a file listed twice by one input, another
-//! mode) gives up and the caller runs the general path, which finds and words the error: errors
+//! Any irregularity (an error, a line that differs, a file listed again with other lines,
+//! another mode) gives up and the caller runs the general path, which finds and words the error: errors
 //! are the same on both paths by construction, and property tests check that results are too.
 
 use foldhash::HashMap;
@@ -110,7 +112,7 @@ struct SumFile<'a> {
 /// Inputs of one build list a file's blocks in the same order with the same text; only the
 /// counts differ. So the lines of a file already in the sum are matched by their bytes, in
 /// place and in order, and only their counts are parsed; positions are parsed once per distinct
-/// line, at the end. A line that differs, a file listed twice by one input or with other lines,
+/// line, at the end. A line that differs, a file listed again with other lines,
 /// anything malformed: `None`, and the general path decides (and words the error).
 struct LineSum<'a> {
     mode: Mode,
