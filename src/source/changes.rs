@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 
-use git2::{Delta, DiffOptions, FileMode, Oid, Patch, Repository};
+use git2::{Delta, DiffOptions, FileMode, Oid, Repository};
 use rayon::prelude::*;
 
 use super::handles::{Handles, copy_err};
 use super::renames::{Side, Which, find_renames};
+use super::xdiff::{self, XdiffError};
 use crate::report::diff::ChangedFile;
 
 /// Why the changed lines could not be computed.
@@ -46,6 +47,32 @@ pub enum ChangesError {
         /// git's reason.
         source: git2::Error,
     },
+    /// git's line diff could not compare a file's two versions.
+    #[error("diffing {path} ({from}..{to}): {source}")]
+    LineDiff {
+        /// The file (its path at the head).
+        path: String,
+        /// The merge-base commit.
+        from: String,
+        /// The head commit.
+        to: String,
+        /// Why.
+        source: XdiffError,
+    },
+}
+
+/// Why one file's added lines could not be computed.
+enum FileError {
+    /// Reading an object.
+    Git(git2::Error),
+    /// Diffing the two versions.
+    Lines(XdiffError),
+}
+
+impl From<git2::Error> for FileError {
+    fn from(e: git2::Error) -> Self {
+        FileError::Git(e)
+    }
 }
 
 /// How added lines are numbered.
@@ -153,12 +180,20 @@ pub fn changed_lines(
         .collect();
     let added_lines = diff_all(&handles, &added_jobs, numbering);
     let jobs: Vec<Job> = modified.into_iter().chain(added_jobs).collect();
-    let added: Vec<Result<Added, git2::Error>> =
+    let added: Vec<Result<Added, FileError>> =
         modified_lines.into_iter().chain(added_lines).collect();
     let mut files = Vec::with_capacity(jobs.len());
     let mut go_contents = HashMap::new();
     for (job, added) in jobs.into_iter().zip(added) {
-        let (added, content) = added.map_err(diff_err)?;
+        let (added, content) = added.map_err(|e| match e {
+            FileError::Git(source) => diff_err(source),
+            FileError::Lines(source) => ChangesError::LineDiff {
+                path: job.path.clone(),
+                from: merge_base.to_string(),
+                to: head.to_string(),
+                source,
+            },
+        })?;
         if let Some(content) = content {
             go_contents.insert(job.path.clone(), content);
         }
@@ -257,14 +292,13 @@ fn diff_all<F: Fn() -> Result<Repository, git2::Error> + Sync>(
     handles: &Handles<F>,
     jobs: &[Job],
     numbering: Numbering,
-) -> Vec<Result<Added, git2::Error>> {
+) -> Vec<Result<Added, FileError>> {
     jobs.par_iter()
         .map_init(
             || handles.take(),
             |h, job| {
-                h.get()
-                    .map_err(copy_err)
-                    .and_then(|r| added_lines(r, job, numbering))
+                let repo = h.get().map_err(copy_err)?;
+                added_lines(repo, job, numbering)
             },
         )
         .collect()
@@ -356,7 +390,7 @@ fn is_binary(content: &[u8]) -> bool {
 /// Added lines (sorted, unique) and, for a `.go` file, its content.
 type Added = (Vec<u32>, Option<Vec<u8>>);
 
-fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Added, git2::Error> {
+fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Added, FileError> {
     if job.new_mode == FileMode::Commit {
         // git prints a submodule change as one `+Subproject commit ...` line.
         return Ok((vec![1], None));
@@ -376,70 +410,149 @@ fn lines_added(
     job: &Job,
     new_blob: &git2::Blob<'_>,
     numbering: Numbering,
-) -> Result<Vec<u32>, git2::Error> {
+) -> Result<Vec<u32>, FileError> {
     let old_blob = match &job.old {
         Some((id, _)) => match repo.find_blob(*id) {
             Ok(b) => Some(b),
             // The old side was a submodule: compare with nothing.
             Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         },
         None => None,
     };
     let new = new_blob.content();
-    let old = old_blob.as_ref().map(|b| b.content()).unwrap_or_default();
-    if is_binary(old) || is_binary(new) {
+    let old = old_blob.as_ref().map(|b| b.content());
+    if old.is_some_and(is_binary) || is_binary(new) {
         return Ok(Vec::new());
     }
-    let Some(old_blob) = old_blob.as_ref() else {
+    let Some(old) = old else {
         // A new file: every line is added (a final line without newline too).
-        let lines = memchr::memchr_iter(b'\n', new).count()
-            + usize::from(new.last().is_some_and(|&b| b != b'\n'));
+        let lines = line_count(new);
         return Ok((1..=u32::try_from(lines).unwrap_or(u32::MAX)).collect());
     };
-    let mut opts = DiffOptions::new();
-    opts.context_lines(0)
-        .interhunk_lines(0)
-        .indent_heuristic(true)
-        .force_text(true);
-    let (old_t, new_t) = trim_common_tail(old, new);
-    let patch = if old_t.len() == old.len() {
-        // From the blobs, whose ids are known (from buffers, libgit2 hashes both), and with
-        // empty paths: a path only serves to look up a diff driver in .gitattributes (for no
-        // path libgit2 makes one up and still looks).
-        let none = Some(std::path::Path::new(""));
-        Patch::from_blobs(old_blob, none, new_blob, none, Some(&mut opts))?
-    } else {
-        Patch::from_buffers(old_t, None, new_t, None, Some(&mut opts))?
-    };
+    diffed_lines(old, new, numbering).map_err(FileError::Lines)
+}
+
+/// The lines `new` adds to `old`, as `git diff -U0` shows them (git trims their common tail
+/// first), numbered as asked; sorted and unique.
+fn diffed_lines(old: &[u8], new: &[u8], numbering: Numbering) -> Result<Vec<u32>, XdiffError> {
+    let (old, new) = trim_common_tail(old, new);
+    let hunks = xdiff::hunks(old, new)?;
+    // diff-cover's numbering: git prints `\ No newline at end of file` after a removed last
+    // line without one, between the hunk's removed and added lines, and diff-cover counts it.
+    let unterminated_end = (numbering == Numbering::DiffCover
+        && old.last().is_some_and(|&b| b != b'\n'))
+    .then(|| line_count(old));
     let mut out = Vec::new();
-    for h in 0..patch.num_hunks() {
-        let (hunk, n) = patch.hunk(h)?;
-        let mut next = hunk.new_start();
-        for l in 0..n {
-            let line = patch.line_in_hunk(h, l)?;
-            match line.origin() {
-                '+' => {
-                    out.push(match numbering {
-                        Numbering::Exact => line.new_lineno().unwrap_or(next),
-                        Numbering::DiffCover => next,
-                    });
-                    next += 1;
-                }
-                '-' => {}
-                // Context and the end-of-file markers: diff-cover counts every such line.
-                _ => next += 1,
-            }
-        }
+    for h in hunks {
+        let shift = usize::from(h.old_len > 0 && unterminated_end == Some(h.old_start + h.old_len));
+        let first = h.new_start + 1 + shift;
+        out.extend((first..first + h.new_len).map(|l| u32::try_from(l).unwrap_or(u32::MAX)));
     }
     out.sort_unstable();
     out.dedup();
     Ok(out)
 }
 
+/// The number of lines, a final one without newline included.
+fn line_count(text: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', text).count() + usize::from(text.last().is_some_and(|&b| b != b'\n'))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::trim_common_tail;
+    use super::{Numbering, diffed_lines, trim_common_tail};
+    use git2::{DiffOptions, Patch};
+    use proptest::prelude::*;
+
+    /// The added lines as libgit2's patch lists them, numbered as diff-cover reads `git diff`
+    /// (every line that is not `+` or `-`, such as the end-of-file markers, advances it).
+    fn patch_lines(old: &[u8], new: &[u8], numbering: Numbering) -> Vec<u32> {
+        let (old, new) = trim_common_tail(old, new);
+        let mut opts = DiffOptions::new();
+        opts.context_lines(0)
+            .interhunk_lines(0)
+            .indent_heuristic(true)
+            .force_text(true);
+        let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts)).unwrap();
+        let mut out = Vec::new();
+        for h in 0..patch.num_hunks() {
+            let (hunk, n) = patch.hunk(h).unwrap();
+            let mut next = hunk.new_start();
+            for l in 0..n {
+                let line = patch.line_in_hunk(h, l).unwrap();
+                match line.origin() {
+                    '+' => {
+                        out.push(match numbering {
+                            Numbering::Exact => line.new_lineno().unwrap(),
+                            Numbering::DiffCover => next,
+                        });
+                        next += 1;
+                    }
+                    '-' => {}
+                    _ => next += 1,
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Two versions of a file: a few distinct lines each, maybe a long common tail (which git
+    /// trims), each side ending with or without a newline.
+    fn versions() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+        let line = prop::sample::select(vec!["}", "", "\tx := 1", "\t}", "func f() {", "a", "b"]);
+        let lines = prop::collection::vec(line, 0..30);
+        (
+            lines.clone(),
+            lines,
+            0..80usize,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(old, new, tail, old_end, new_end)| {
+                let tail: String = (0..tail)
+                    .map(|i| format!("\tline{i:03} = padding\n"))
+                    .collect();
+                let side = |lines: Vec<&str>, end: bool| {
+                    let mut t = lines.join("\n");
+                    if !t.is_empty() && (end || !tail.is_empty()) {
+                        t.push('\n');
+                    }
+                    t.push_str(&tail);
+                    if !end && t.ends_with('\n') {
+                        t.pop();
+                    }
+                    t.into_bytes()
+                };
+                (side(old, old_end), side(new, new_end))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn added_lines_as_libgit2s_patch_lists_them((old, new) in versions()) {
+            for numbering in [Numbering::Exact, Numbering::DiffCover] {
+                prop_assert_eq!(
+                    diffed_lines(&old, &new, numbering).unwrap(),
+                    patch_lines(&old, &new, numbering)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_removed_unterminated_last_line_shifts_diff_covers_numbers() {
+        let (old, new) = (b"a\nb".as_slice(), b"a\nc\nd\n".as_slice());
+        assert_eq!(diffed_lines(old, new, Numbering::Exact).unwrap(), [2, 3]);
+        assert_eq!(
+            diffed_lines(old, new, Numbering::DiffCover).unwrap(),
+            [3, 4]
+        );
+        assert_eq!(patch_lines(old, new, Numbering::DiffCover), [3, 4]);
+    }
 
     #[test]
     fn trims_whole_blocks_and_keeps_up_to_a_line_end() {

@@ -12,6 +12,7 @@ mod locate;
 mod renames;
 mod session;
 mod ssh;
+mod xdiff;
 
 pub use fetch::{
     Credentials, FetchError, ensure_clone, ensure_merge_base, fetch, register_transports,
