@@ -95,9 +95,10 @@ pub fn compute_with(
         located: &located,
         changes: &changes.files,
     };
+    let plan = input.plan(*opts);
     let known = std::mem::take(&mut changes.go_contents);
-    let texts = tree.read_located(&located, &input.needed(opts.lines), known)?;
-    let result = diff::compute(&input, &texts, opts)?;
+    let texts = tree.read_located(&located, plan.needed(), known)?;
+    let result = plan.compute(&texts)?;
     Ok(Incremental {
         result,
         changes,

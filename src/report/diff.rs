@@ -249,17 +249,38 @@ impl<'a> DiffInput<'a> {
         }
     }
 
-    /// Indices of the profile files whose source text [`compute`] needs: those that answer for
-    /// a changed path with added lines.
-    pub fn needed(&self, rule: LineRule) -> Vec<usize> {
-        let m = self.matching(rule);
-        let mut out: BTreeSet<usize> = BTreeSet::new();
-        for (c, idx) in self.changes.iter().zip(&m.per_change) {
+    /// Matches the profile files with the changed paths once, for [`Plan::needed`] and
+    /// [`Plan::compute`].
+    pub fn plan(self, opts: DiffOptions) -> Plan<'a> {
+        let matching = self.matching(opts.lines);
+        let mut needed: BTreeSet<usize> = BTreeSet::new();
+        for (c, idx) in self.changes.iter().zip(&matching.per_change) {
             if !c.added.is_empty() {
-                out.extend(idx);
+                needed.extend(idx);
             }
         }
-        out.into_iter().collect()
+        Plan {
+            input: self,
+            opts,
+            matching,
+            needed: needed.into_iter().collect(),
+        }
+    }
+}
+
+/// An input with its profile files matched to the changed paths: what to read, then compute.
+pub struct Plan<'a> {
+    input: DiffInput<'a>,
+    opts: DiffOptions,
+    matching: Matching<'a>,
+    needed: Vec<usize>,
+}
+
+impl Plan<'_> {
+    /// Indices of the profile files whose source text [`Plan::compute`] needs: those that
+    /// answer for a changed path with added lines.
+    pub fn needed(&self) -> &[usize] {
+        &self.needed
     }
 }
 
@@ -279,140 +300,160 @@ enum FileLines {
     Statements(BTreeMap<u32, bool>),
 }
 
-/// Computes the incremental coverage. `texts[i]` is the source of `profile.files[i]`; it must be
-/// given for every index [`DiffInput::needed`] returns (others are ignored and may be `None`).
+/// Computes the incremental coverage ([`Plan::compute`] of `input.plan(*opts)`).
 pub fn compute(
     input: &DiffInput<'_>,
     texts: &[Option<Vec<u8>>],
     opts: &DiffOptions,
 ) -> Result<DiffCoverage, ReportError> {
-    let files = &input.profile.files;
-    if texts.len() != files.len() || input.located.len() != files.len() {
-        return Err(ReportError::Misaligned {
-            sources: texts.len().min(input.located.len()),
-            files: files.len(),
-        });
-    }
-    let m = input.matching(opts.lines);
-    let needed = input.needed(opts.lines);
-    // Which lines each needed file's analysis must look at: the added lines of every changed
-    // path it answers for (several paths in the cross-module case).
-    let mut wanted: HashMap<usize, BTreeSet<u32>> = HashMap::new();
-    for (c, idx) in input.changes.iter().zip(&m.per_change) {
-        for &i in idx {
-            wanted.entry(i).or_default().extend(&c.added);
-        }
-    }
-    let analyzed: Vec<Result<(usize, FileLines), ReportError>> = needed
-        .par_iter()
-        // A tree-sitter parser only for the statements rule (one per rayon split, made when
-        // first needed): the diff-cover rule scans lexically.
-        .map_init(
-            || None::<GoParser>,
-            |parser, &i| {
-                let path = input.located[i]
-                    .as_ref()
-                    .map(|l| l.path.clone())
-                    .unwrap_or_default();
-                let parse_err = |source| ReportError::Parse {
-                    path: path.clone(),
-                    source,
-                };
-                let Some(text) = &texts[i] else {
-                    return Ok((i, FileLines::Statements(BTreeMap::new())));
-                };
-                let lines = wanted.get(&i).cloned().unwrap_or_default();
-                let fl = match opts.lines {
-                    LineRule::DiffCover => {
-                        let funcs = super::funcdecls::scan(text);
-                        let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
-                        extents.extend(var_func_literals(text, &funcs));
-                        FileLines::Methods(method_lines(&files[i], &extents, &lines))
-                    }
-                    LineRule::Statements => {
-                        let parser = match parser {
-                            Some(p) => p,
-                            None => parser.insert(GoParser::new()?),
-                        };
-                        let tokens = parser.code_tokens(text).map_err(parse_err)?;
-                        FileLines::Statements(statement_lines(&files[i], &tokens, &lines))
-                    }
-                };
-                Ok((i, fl))
-            },
-        )
-        .collect();
-    let mut by_file: HashMap<usize, FileLines> = HashMap::new();
-    for r in analyzed {
-        let (i, fl) = r?;
-        by_file.insert(i, fl);
+    input.plan(*opts).compute(texts)
+}
+
+impl Plan<'_> {
+    /// Computes the incremental coverage. `texts[i]` is the source of `profile.files[i]`; it
+    /// must be given for every index [`Plan::needed`] returns (others are ignored, may be
+    /// `None`).
+    pub fn compute(&self, texts: &[Option<Vec<u8>>]) -> Result<DiffCoverage, ReportError> {
+        let analyzed = self.analyze(texts)?;
+        Ok(self.collect(&analyzed))
     }
 
-    let mut out_files = Vec::new();
-    let mut unmeasured = Vec::new();
-    let mut num_changed_lines = 0;
-    for (c, idx) in input.changes.iter().zip(&m.per_change) {
-        num_changed_lines += c.added.len();
-        if c.added.is_empty() {
-            continue;
+    /// What each needed file says about its wanted lines, by profile file index.
+    fn analyze(&self, texts: &[Option<Vec<u8>>]) -> Result<HashMap<usize, FileLines>, ReportError> {
+        let (input, opts, m) = (&self.input, &self.opts, &self.matching);
+        let files = &input.profile.files;
+        if texts.len() != files.len() || input.located.len() != files.len() {
+            return Err(ReportError::Misaligned {
+                sources: texts.len().min(input.located.len()),
+                files: files.len(),
+            });
         }
-        let added: BTreeSet<u32> = c.added.iter().copied().collect();
-        let mut measured: BTreeSet<u32> = BTreeSet::new();
-        let mut violations: BTreeSet<u32> = BTreeSet::new();
-        for i in idx {
-            match by_file.get(i) {
-                Some(FileLines::Methods(methods)) => {
-                    for method in methods {
-                        for (&line, &ran) in method {
-                            if added.contains(&line) {
-                                measured.insert(line);
-                                if !ran {
-                                    violations.insert(line);
-                                }
-                            }
-                        }
-                    }
-                }
-                Some(FileLines::Statements(lines)) => {
-                    for (&line, &ran) in lines {
-                        if added.contains(&line) {
-                            measured.insert(line);
-                            if !ran {
-                                violations.insert(line);
-                            }
-                        }
-                    }
-                }
-                None => {}
+        // Which lines each needed file's analysis must look at: the added lines of every
+        // changed path it answers for (several paths in the cross-module case).
+        let mut wanted: HashMap<usize, BTreeSet<u32>> = HashMap::new();
+        for (c, idx) in input.changes.iter().zip(&m.per_change) {
+            for &i in idx {
+                wanted.entry(i).or_default().extend(&c.added);
             }
         }
-        if !measured.is_empty() {
-            out_files.push(FileDiff {
-                path: c.path.clone(),
-                measured: measured.into_iter().collect(),
-                violations: violations.into_iter().collect(),
-            });
-        } else if is_go_source(&c.path) && !m.mentioned.contains(c.path.as_str()) {
-            unmeasured.push(UnmeasuredFile {
-                path: c.path.clone(),
-                changed_lines: c.added.len(),
-            });
+        let none = BTreeSet::new();
+        let analyzed: Vec<Result<(usize, FileLines), ReportError>> = self
+            .needed
+            .par_iter()
+            // A tree-sitter parser only for the statements rule (one per rayon split, made when
+            // first needed): the diff-cover rule scans lexically.
+            .map_init(
+                || None::<GoParser>,
+                |parser, &i| {
+                    let Some(text) = &texts[i] else {
+                        return Ok((i, FileLines::Statements(BTreeMap::new())));
+                    };
+                    let fp = &files[i];
+                    let lines = wanted.get(&i).unwrap_or(&none);
+                    let fl = match opts.lines {
+                        // A file whose blocks span none of its changed lines measures none:
+                        // its declarations need no scan (most files of a large change).
+                        LineRule::DiffCover if !spans_any(fp, lines) => FileLines::Methods(vec![]),
+                        LineRule::DiffCover => {
+                            let funcs = super::funcdecls::scan(text);
+                            let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
+                            extents.extend(var_func_literals(text, &funcs));
+                            FileLines::Methods(method_lines(fp, &extents, lines))
+                        }
+                        LineRule::Statements => {
+                            let parser = match parser {
+                                Some(p) => p,
+                                None => parser.insert(GoParser::new()?),
+                            };
+                            let tokens =
+                                parser
+                                    .code_tokens(text)
+                                    .map_err(|source| ReportError::Parse {
+                                        path: input.located[i]
+                                            .as_ref()
+                                            .map(|l| l.path.clone())
+                                            .unwrap_or_default(),
+                                        source,
+                                    })?;
+                            FileLines::Statements(statement_lines(fp, &tokens, lines))
+                        }
+                    };
+                    Ok((i, fl))
+                },
+            )
+            .collect();
+        analyzed.into_iter().collect()
+    }
+
+    /// The per-file figures and totals from the analyzed files.
+    fn collect(&self, by_file: &HashMap<usize, FileLines>) -> DiffCoverage {
+        let (input, opts, m) = (&self.input, &self.opts, &self.matching);
+        let mut out_files = Vec::new();
+        let mut unmeasured = Vec::new();
+        let mut num_changed_lines = 0;
+        for (c, idx) in input.changes.iter().zip(&m.per_change) {
+            num_changed_lines += c.added.len();
+            if c.added.is_empty() {
+                continue;
+            }
+            let added: BTreeSet<u32> = c.added.iter().copied().collect();
+            let mut measured: BTreeSet<u32> = BTreeSet::new();
+            let mut violations: BTreeSet<u32> = BTreeSet::new();
+            let mut note = |line: u32, ran: bool| {
+                if added.contains(&line) {
+                    measured.insert(line);
+                    if !ran {
+                        violations.insert(line);
+                    }
+                }
+            };
+            for i in idx {
+                match by_file.get(i) {
+                    Some(FileLines::Methods(methods)) => methods
+                        .iter()
+                        .flatten()
+                        .for_each(|(&line, &ran)| note(line, ran)),
+                    Some(FileLines::Statements(lines)) => {
+                        lines.iter().for_each(|(&line, &ran)| note(line, ran))
+                    }
+                    None => {}
+                }
+            }
+            if !measured.is_empty() {
+                out_files.push(FileDiff {
+                    path: c.path.clone(),
+                    measured: measured.into_iter().collect(),
+                    violations: violations.into_iter().collect(),
+                });
+            } else if is_go_source(&c.path) && !m.mentioned.contains(c.path.as_str()) {
+                unmeasured.push(UnmeasuredFile {
+                    path: c.path.clone(),
+                    changed_lines: c.added.len(),
+                });
+            }
+        }
+        out_files.sort_by(|a, b| {
+            a.path
+                .to_lowercase()
+                .cmp(&b.path.to_lowercase())
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        unmeasured.sort_by(|a, b| a.path.cmp(&b.path));
+        DiffCoverage {
+            rule: opts.lines,
+            files: out_files,
+            unmeasured,
+            unmeasured_counted: opts.unmeasured == UnmeasuredPolicy::Count,
+            num_changed_lines,
         }
     }
-    out_files.sort_by(|a, b| {
-        a.path
-            .to_lowercase()
-            .cmp(&b.path.to_lowercase())
-            .then_with(|| a.path.cmp(&b.path))
-    });
-    unmeasured.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(DiffCoverage {
-        rule: opts.lines,
-        files: out_files,
-        unmeasured,
-        unmeasured_counted: opts.unmeasured == UnmeasuredPolicy::Count,
-        num_changed_lines,
-    })
+}
+
+/// Whether some block of `fp` spans (start line to end line) one of `lines`.
+fn spans_any(fp: &FileProfile, lines: &BTreeSet<u32>) -> bool {
+    fp.blocks
+        .iter()
+        .any(|b| lines.range(b.start_line..=b.end_line).next().is_some())
 }
 
 /// The package-level `var f = func() {...}` literals of a file: a scan of the text outside the
@@ -511,6 +552,13 @@ mod tests {
 
     fn block(sl: u32, sc: u32, el: u32, ec: u32, n: u32, c: u64) -> Block {
         Block::new(sl, sc, el, ec, n, c)
+    }
+
+    fn options(lines: LineRule) -> DiffOptions {
+        DiffOptions {
+            lines,
+            unmeasured: UnmeasuredPolicy::List,
+        }
     }
 
     fn located(path: &str, dir: &str) -> Option<Located> {
@@ -696,8 +744,8 @@ var H = func() int { return 2 }()
             located: &loc,
             changes: &changes,
         };
-        assert_eq!(input.needed(LineRule::DiffCover), [0, 1]);
-        assert_eq!(input.needed(LineRule::Statements), [1]);
+        assert_eq!(input.plan(options(LineRule::DiffCover)).needed(), [0, 1]);
+        assert_eq!(input.plan(options(LineRule::Statements)).needed(), [1]);
         let texts = vec![Some(src.as_bytes().to_vec()), Some(src.as_bytes().to_vec())];
         let opts = DiffOptions {
             lines: LineRule::DiffCover,
