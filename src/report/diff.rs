@@ -357,7 +357,11 @@ impl Plan<'_> {
                         LineRule::DiffCover => {
                             let funcs = super::funcdecls::scan(text);
                             let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
-                            extents.extend(var_func_literals(text, &funcs));
+                            // Package-level literals lie outside every declaration: blocks
+                            // inside declarations cannot overlap them.
+                            if !inside_extents(fp, lines, &extents) {
+                                extents.extend(var_func_literals(text, &funcs));
+                            }
                             FileLines::Methods(method_lines(fp, &extents, lines))
                         }
                         LineRule::Statements => {
@@ -396,14 +400,21 @@ impl Plan<'_> {
             if c.added.is_empty() {
                 continue;
             }
-            let added: BTreeSet<u32> = c.added.iter().copied().collect();
-            let mut measured: BTreeSet<u32> = BTreeSet::new();
-            let mut violations: BTreeSet<u32> = BTreeSet::new();
+            // Sorted as ChangedFile promises; sorted here otherwise (no wrong answer either way).
+            let added: std::borrow::Cow<'_, [u32]> = if c.added.is_sorted() {
+                (&c.added[..]).into()
+            } else {
+                let mut v = c.added.clone();
+                v.sort_unstable();
+                v.into()
+            };
+            let mut measured: Vec<u32> = Vec::new();
+            let mut violations: Vec<u32> = Vec::new();
             let mut note = |line: u32, ran: bool| {
-                if added.contains(&line) {
-                    measured.insert(line);
+                if added.binary_search(&line).is_ok() {
+                    measured.push(line);
                     if !ran {
-                        violations.insert(line);
+                        violations.push(line);
                     }
                 }
             };
@@ -419,11 +430,15 @@ impl Plan<'_> {
                     None => {}
                 }
             }
+            for v in [&mut measured, &mut violations] {
+                v.sort_unstable();
+                v.dedup();
+            }
             if !measured.is_empty() {
                 out_files.push(FileDiff {
                     path: c.path.clone(),
-                    measured: measured.into_iter().collect(),
-                    violations: violations.into_iter().collect(),
+                    measured,
+                    violations,
                 });
             } else if is_go_source(&c.path) && !m.mentioned.contains(c.path.as_str()) {
                 unmeasured.push(UnmeasuredFile {
@@ -432,12 +447,7 @@ impl Plan<'_> {
                 });
             }
         }
-        out_files.sort_by(|a, b| {
-            a.path
-                .to_lowercase()
-                .cmp(&b.path.to_lowercase())
-                .then_with(|| a.path.cmp(&b.path))
-        });
+        out_files.sort_by_cached_key(|f| (f.path.to_lowercase(), f.path.clone()));
         unmeasured.sort_by(|a, b| a.path.cmp(&b.path));
         DiffCoverage {
             rule: opts.lines,
@@ -447,6 +457,26 @@ impl Plan<'_> {
             num_changed_lines,
         }
     }
+}
+
+/// Whether every block of `fp` that spans one of `lines` lies inside one of `extents`.
+fn inside_extents(fp: &FileProfile, lines: &BTreeSet<u32>, extents: &[Extent]) -> bool {
+    let start = |e: &Extent| (e.start_line, e.start_col);
+    let sorted = extents.is_sorted_by_key(start);
+    fp.blocks
+        .iter()
+        .filter(|b| lines.range(b.start_line..=b.end_line).next().is_some())
+        .all(|b| {
+            let (from, to) = ((b.start_line, b.start_col), (b.end_line, b.end_col));
+            let contains = |e: &Extent| start(e) <= from && to <= (e.end_line, e.end_col);
+            if sorted {
+                // Declarations do not nest: only the last one starting before the block can.
+                let n = extents.partition_point(|e| start(e) <= from);
+                n > 0 && contains(&extents[n - 1])
+            } else {
+                extents.iter().any(contains)
+            }
+        })
 }
 
 /// Whether some block of `fp` spans (start line to end line) one of `lines`.
@@ -647,6 +677,36 @@ var H = func() int { return 2 }()
         assert_eq!(d.files[0].violations, [6, 7, 8, 9, 13, 14, 15]);
         assert_eq!(d.num_changed_lines, 20);
         assert_eq!(d.total_percent(), 30);
+    }
+
+    #[test]
+    fn each_changed_line_alone_is_measured_as_in_the_whole_change() {
+        // One line at a time takes the shortcuts (no block spans it; only blocks inside
+        // declarations do, so no scan for literals) that a whole-file change does not.
+        let all: Vec<u32> = (1..=18).collect();
+        for rule in [LineRule::DiffCover, LineRule::Statements] {
+            let whole = run(rule, &[changed("p/a.go", &all)], UnmeasuredPolicy::List);
+            for line in all.iter().copied() {
+                let d = run(rule, &[changed("p/a.go", &[line])], UnmeasuredPolicy::List);
+                let expect = |v: &[u32]| {
+                    v.iter()
+                        .copied()
+                        .filter(|&l| l == line)
+                        .collect::<Vec<u32>>()
+                };
+                let (measured, violations): (Vec<u32>, Vec<u32>) = d
+                    .files
+                    .first()
+                    .map(|f| (f.measured.clone(), f.violations.clone()))
+                    .unwrap_or_default();
+                assert_eq!(measured, expect(&whole.files[0].measured), "line {line}");
+                assert_eq!(
+                    violations,
+                    expect(&whole.files[0].violations),
+                    "line {line}"
+                );
+            }
+        }
     }
 
     #[test]
