@@ -78,16 +78,27 @@ pub fn run(args: DiffArgs) -> Result<()> {
             Unmeasured::Count => diff::UnmeasuredPolicy::Count,
         },
     };
-    // Reading the profile and taking the diff are independent: one core each.
-    let (profile, taken) = rayon::join(
-        || crate::load_profiles(&args.profiles),
-        || -> Result<_> {
-            let tree = SourceTree::open(&args.repo, &args.commit)?;
-            let changes = incremental::changed_lines(&tree, &args.base, &opts)?;
-            Ok((tree, changes))
+    // Three independent reads: the diff since the merge-base starts at once on one core; the
+    // profile and the head's tree index take the other, which then helps with the files' diffs.
+    let ((profile, tree), changes) = rayon::join(
+        || {
+            rayon::join(
+                || crate::load_profiles(&args.profiles),
+                || SourceTree::open(&args.repo, &args.commit),
+            )
         },
+        || incremental::changed_lines_at(&args.repo, &args.commit, &args.base, &opts),
     );
-    let (profile, (tree, changes)) = (profile?, taken?);
+    let (profile, tree, changes) = (profile?, tree?, changes?);
+    // Each side resolved the revision itself: a branch moved in between would mix two commits.
+    if changes.head != tree.commit_id() {
+        anyhow::bail!(
+            "{} moved while it was read (it resolved to {} and to {}): run again",
+            args.commit,
+            tree.commit_id(),
+            changes.head
+        );
+    }
     let inc = incremental::compute_with(&tree, changes, &profile, &opts)?;
     let unresolved = inc.located.iter().filter(|l| l.is_none()).count();
     if unresolved > 0 {
@@ -141,5 +152,8 @@ pub fn run(args: DiffArgs) -> Result<()> {
         );
         std::process::exit(1);
     }
+    // The process ends here: freeing the profile, the tree index and the changes piecemeal
+    // (1.3 ms for a change of a thousand files) is wasted time.
+    std::mem::forget((profile, tree, inc));
     Ok(())
 }

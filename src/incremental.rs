@@ -1,10 +1,14 @@
 //! The incremental (diff) pipeline end to end, shared by `goc-adapter diff` and the collector:
 //! git changes since the merge-base, profile files located in the repo, then the pure engine.
 
+use std::path::Path;
+
+use git2::Repository;
+
 use crate::profile::Profile;
 use crate::report::diff::{self, DiffCoverage, DiffInput, DiffOptions, Located};
-use crate::source::SourceTree;
 use crate::source::changes::{self, Changes, Numbering};
+use crate::source::{SourceError, SourceTree};
 
 /// Why the incremental report could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -69,17 +73,35 @@ pub fn changed_lines(
     base: &str,
     opts: &DiffOptions,
 ) -> Result<Changes, IncrementalError> {
+    changes_in(tree.repository(), &tree.commit_id(), base, opts)
+}
+
+/// [`changed_lines`] for revision `head` of the repository at `repo_dir`, without a
+/// [`SourceTree`]: a caller may index the head's tree meanwhile.
+pub fn changed_lines_at(
+    repo_dir: &Path,
+    head: &str,
+    base: &str,
+    opts: &DiffOptions,
+) -> Result<Changes, IncrementalError> {
+    let repo = Repository::open(repo_dir).map_err(|source| SourceError::Open {
+        path: repo_dir.to_path_buf(),
+        source,
+    })?;
+    changes_in(&repo, head, base, opts)
+}
+
+fn changes_in(
+    repo: &Repository,
+    head: &str,
+    base: &str,
+    opts: &DiffOptions,
+) -> Result<Changes, IncrementalError> {
     let numbering = match opts.lines {
         diff::LineRule::DiffCover => Numbering::DiffCover,
         diff::LineRule::Statements => Numbering::Exact,
     };
-    let head = tree.commit_id();
-    Ok(changes::changed_lines(
-        tree.repository(),
-        base,
-        &head,
-        numbering,
-    )?)
+    Ok(changes::changed_lines(repo, base, head, numbering)?)
 }
 
 /// [`compute`] with the changes already taken by [`changed_lines`] (same `opts`).
