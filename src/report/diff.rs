@@ -197,16 +197,16 @@ struct Matching<'a> {
     /// Profile file indices per changed path index.
     per_change: Vec<Vec<usize>>,
     /// Repository paths some profile file resolves to.
-    mentioned: BTreeSet<&'a str>,
+    mentioned: foldhash::HashSet<&'a str>,
 }
 
 impl<'a> DiffInput<'a> {
     fn matching(&self, rule: LineRule) -> Matching<'a> {
-        let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_path: foldhash::HashMap<&str, Vec<usize>> = Default::default();
         // gocover-cobertura names each class file relative to its module root and lists every
         // module root as a <source>; diff-cover then accepts a class for a changed path when
         // <any source>/<class file name> is that path.
-        let mut by_module_rel: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_module_rel: foldhash::HashMap<&str, Vec<usize>> = Default::default();
         let mut sources: BTreeSet<&str> = BTreeSet::new();
         for (i, loc) in self.located.iter().enumerate() {
             let Some(loc) = loc else { continue };
@@ -223,10 +223,7 @@ impl<'a> DiffInput<'a> {
             .changes
             .iter()
             .map(|c| {
-                let mut idx: BTreeSet<usize> = BTreeSet::new();
-                if let Some(v) = by_path.get(c.path.as_str()) {
-                    idx.extend(v);
-                }
+                let mut idx: Vec<usize> = by_path.get(c.path.as_str()).cloned().unwrap_or_default();
                 if rule == LineRule::DiffCover {
                     for dir in &sources {
                         if let Some(v) = strip_dir(&c.path, dir).and_then(|r| by_module_rel.get(r))
@@ -235,7 +232,9 @@ impl<'a> DiffInput<'a> {
                         }
                     }
                 }
-                idx.into_iter().collect()
+                idx.sort_unstable();
+                idx.dedup();
+                idx
             })
             .collect();
         Matching {
@@ -253,17 +252,19 @@ impl<'a> DiffInput<'a> {
     /// [`Plan::compute`].
     pub fn plan(self, opts: DiffOptions) -> Plan<'a> {
         let matching = self.matching(opts.lines);
-        let mut needed: BTreeSet<usize> = BTreeSet::new();
+        let mut needed: Vec<usize> = Vec::new();
         for (c, idx) in self.changes.iter().zip(&matching.per_change) {
             if !c.added.is_empty() {
                 needed.extend(idx);
             }
         }
+        needed.sort_unstable();
+        needed.dedup();
         Plan {
             input: self,
             opts,
             matching,
-            needed: needed.into_iter().collect(),
+            needed,
         }
     }
 }
