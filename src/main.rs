@@ -112,7 +112,10 @@ fn run(cli: Cli) -> Result<()> {
             let yaml = serde_yaml_ng::to_string(&crd).context("serializing the CRD")?;
             write_output(None, yaml.as_bytes())
         }
-        Command::Diff(args) => diff_cmd::run(*args),
+        Command::Diff(args) => {
+            heap_slack();
+            diff_cmd::run(*args)
+        }
         Command::Merge { profiles, output } => {
             let inputs = read_profiles(&profiles)?;
             let merged =
@@ -124,9 +127,29 @@ fn run(cli: Cli) -> Result<()> {
             std::mem::forget(inputs);
             Ok(())
         }
-        Command::Report(args) => report_cmd::run(args),
+        Command::Report(args) => {
+            heap_slack();
+            report_cmd::run(args)
+        }
     }
 }
+
+/// Keeps 16 MiB of slack at the top of each heap instead of glibc's 128 KiB, for the one-shot
+/// commands that read many blobs on all cores: they allocate and free blob-sized buffers by
+/// the thousand, and glibc grew and shrank the threads' heaps a few pages at a time (2,244
+/// mprotect calls for `diff` of a 1,300-file change, 719 for a func report of client-go; none
+/// with the slack): 6% of each command's time in alternating runs. Slack never touched costs
+/// no memory. The service keeps glibc's default (freed memory goes back).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn heap_slack() {
+    // SAFETY: mallopt sets an allocator parameter under glibc's own lock; no memory is passed.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn heap_slack() {}
 
 /// Reads and merges profile files; `-` is stdin (once).
 fn load_profiles(names: &[String]) -> Result<Profile> {
