@@ -126,9 +126,13 @@ EOF
 echo "   $check" >&2
 
 echo "== timing (hyperfine, $runs runs, $warmup warmup)" >&2
+# Both print their console report into a file: ours through hyperfine's --output (no shell in
+# between), the reference through the shell's redirection (bash itself prints nothing into the
+# --output file). With `-o FILE` ours would also fsync the file and its directory before the
+# rename (about 1 ms here), which the pipeline's redirection does not do.
 (cd "$repo" && hyperfine -N --warmup "$warmup" --runs "$runs" --style basic \
-  --export-json "$work/results.json" \
-  -n "goc-adapter" "$ours diff --repo . --base base --profile $profile -o $out/ours.txt" \
+  --export-json "$work/results.json" --output "$out/ours.txt" \
+  -n "goc-adapter" "$ours diff --repo . --base base --profile $profile" \
   -n "reference" "bash -c '$classic > $out/ref.txt'") >&2
 python3 - "$work/results.json" "$check" <<'EOF'
 import json, sys
