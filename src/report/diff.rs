@@ -331,13 +331,16 @@ impl Plan<'_> {
         }
         // Which lines each needed file's analysis must look at: the added lines of every
         // changed path it answers for (several paths in the cross-module case).
-        let mut wanted: HashMap<usize, BTreeSet<u32>> = HashMap::new();
+        let mut wanted: foldhash::HashMap<usize, Vec<u32>> = Default::default();
         for (c, idx) in input.changes.iter().zip(&m.per_change) {
             for &i in idx {
                 wanted.entry(i).or_default().extend(&c.added);
             }
         }
-        let none = BTreeSet::new();
+        for lines in wanted.values_mut() {
+            lines.sort_unstable();
+            lines.dedup();
+        }
         let analyzed: Vec<Result<(usize, FileLines), ReportError>> = self
             .needed
             .par_iter()
@@ -350,7 +353,7 @@ impl Plan<'_> {
                         return Ok((i, FileLines::Statements(BTreeMap::new())));
                     };
                     let fp = &files[i];
-                    let lines = wanted.get(&i).unwrap_or(&none);
+                    let lines: &[u32] = wanted.get(&i).map(Vec::as_slice).unwrap_or_default();
                     let fl = match opts.lines {
                         // A file whose blocks span none of its changed lines measures none:
                         // its declarations need no scan (most files of a large change).
@@ -461,12 +464,12 @@ impl Plan<'_> {
 }
 
 /// Whether every block of `fp` that spans one of `lines` lies inside one of `extents`.
-fn inside_extents(fp: &FileProfile, lines: &BTreeSet<u32>, extents: &[Extent]) -> bool {
+fn inside_extents(fp: &FileProfile, lines: &[u32], extents: &[Extent]) -> bool {
     let start = |e: &Extent| (e.start_line, e.start_col);
     let sorted = extents.is_sorted_by_key(start);
     fp.blocks
         .iter()
-        .filter(|b| lines.range(b.start_line..=b.end_line).next().is_some())
+        .filter(|b| !within(lines, b.start_line, b.end_line).is_empty())
         .all(|b| {
             let (from, to) = ((b.start_line, b.start_col), (b.end_line, b.end_col));
             let contains = |e: &Extent| start(e) <= from && to <= (e.end_line, e.end_col);
@@ -480,11 +483,18 @@ fn inside_extents(fp: &FileProfile, lines: &BTreeSet<u32>, extents: &[Extent]) -
         })
 }
 
+/// The part of the sorted `lines` from `first` to `last`, inclusive.
+fn within(lines: &[u32], first: u32, last: u32) -> &[u32] {
+    let from = lines.partition_point(|&l| l < first);
+    let to = lines.partition_point(|&l| l <= last);
+    lines.get(from..to).unwrap_or_default()
+}
+
 /// Whether some block of `fp` spans (start line to end line) one of `lines`.
-fn spans_any(fp: &FileProfile, lines: &BTreeSet<u32>) -> bool {
+fn spans_any(fp: &FileProfile, lines: &[u32]) -> bool {
     fp.blocks
         .iter()
-        .any(|b| lines.range(b.start_line..=b.end_line).next().is_some())
+        .any(|b| !within(lines, b.start_line, b.end_line).is_empty())
 }
 
 /// The package-level `var f = func() {...}` literals of a file: a scan of the text outside the
@@ -513,18 +523,14 @@ fn var_func_literals(text: &[u8], funcs: &[FuncDecl]) -> Vec<Extent> {
 
 /// gocover-cobertura's methods: for each extent, the wanted lines that some overlapping block
 /// spans (start line to end line), and whether any of those blocks ran.
-fn method_lines(
-    fp: &FileProfile,
-    extents: &[Extent],
-    wanted: &BTreeSet<u32>,
-) -> Vec<BTreeMap<u32, bool>> {
+fn method_lines(fp: &FileProfile, extents: &[Extent], wanted: &[u32]) -> Vec<BTreeMap<u32, bool>> {
     let max_end = running_max_end(&fp.blocks);
     extents
         .iter()
         .map(|e| {
             let mut lines: BTreeMap<u32, bool> = BTreeMap::new();
             for b in overlapping(&fp.blocks, &max_end, e) {
-                for &l in wanted.range(b.start_line..=b.end_line) {
+                for &l in within(wanted, b.start_line, b.end_line) {
                     *lines.entry(l).or_insert(false) |= b.count > 0;
                 }
             }
@@ -535,21 +541,17 @@ fn method_lines(
 
 /// Statement lines among `wanted`: lines a code token of some block is on, and whether a block
 /// owning a token on that line ran. A token belongs to the innermost block containing its start.
-fn statement_lines(
-    fp: &FileProfile,
-    tokens: &[CodeToken],
-    wanted: &BTreeSet<u32>,
-) -> BTreeMap<u32, bool> {
+fn statement_lines(fp: &FileProfile, tokens: &[CodeToken], wanted: &[u32]) -> BTreeMap<u32, bool> {
     let max_end = running_max_end(&fp.blocks);
     let mut out: BTreeMap<u32, bool> = BTreeMap::new();
     for t in tokens {
-        if wanted.range(t.line..=t.end_line).next().is_none() {
+        if within(wanted, t.line, t.end_line).is_empty() {
             continue;
         }
         let Some(b) = innermost(&fp.blocks, &max_end, (t.line, t.col)) else {
             continue;
         };
-        for &l in wanted.range(t.line..=t.end_line.min(b.end_line)) {
+        for &l in within(wanted, t.line, t.end_line.min(b.end_line)) {
             *out.entry(l).or_insert(false) |= b.count > 0;
         }
     }

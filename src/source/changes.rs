@@ -100,7 +100,7 @@ pub struct Changes {
     pub files: Vec<ChangedFile>,
     /// The head's content of each changed `.go` file, read for the diff anyway: callers need
     /// not read it again ([`crate::incremental::compute_with`] takes it over, leaving it empty).
-    pub go_contents: HashMap<String, Vec<u8>>,
+    pub go_contents: foldhash::HashMap<String, Vec<u8>>,
 }
 
 fn commit_of(repo: &Repository, rev: &str) -> Result<Oid, ChangesError> {
@@ -183,7 +183,7 @@ pub fn changed_lines(
     let added: Vec<Result<Added, FileError>> =
         modified_lines.into_iter().chain(added_lines).collect();
     let mut files = Vec::with_capacity(jobs.len());
-    let mut go_contents = HashMap::new();
+    let mut go_contents = foldhash::HashMap::default();
     for (job, added) in jobs.into_iter().zip(added) {
         let (added, content) = added.map_err(|e| match e {
             FileError::Git(source) => diff_err(source),

@@ -1,7 +1,5 @@
 //! Where the files of a profile live in the repository, with the module that owns each.
 
-use std::collections::HashMap;
-
 use super::{SourceError, SourceTree};
 use crate::profile::Profile;
 use crate::report::diff::Located;
@@ -37,7 +35,7 @@ impl SourceTree {
         &self,
         located: &[Option<Located>],
         indices: &[usize],
-        mut known: HashMap<String, Vec<u8>>,
+        mut known: foldhash::HashMap<String, Vec<u8>>,
     ) -> Result<Vec<Option<Vec<u8>>>, SourceError> {
         let mut out = vec![None; located.len()];
         for &i in indices {

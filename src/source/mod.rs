@@ -23,7 +23,6 @@ pub use gomod::module_path;
 
 use handles::Handles;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
@@ -83,7 +82,7 @@ pub struct SourceTree {
     /// Every blob of the tree by repository path, from one walk: looking paths up here instead
     /// of descending the trees for each file made reading sources several times cheaper (trees
     /// over 4 KiB are not in libgit2's object cache, so each descent inflated them again).
-    blobs: HashMap<String, Oid>,
+    blobs: foldhash::HashMap<String, Oid>,
 }
 
 impl SourceTree {
@@ -123,7 +122,7 @@ impl SourceTree {
             commit: commit_id,
             tree,
             modules: Vec::new(),
-            blobs: HashMap::new(),
+            blobs: Default::default(),
             repo,
         };
         (st.modules, st.blobs) = st.index_tree()?;
@@ -156,13 +155,13 @@ impl SourceTree {
 
     /// Walks the tree once: the modules (go.mod files outside the directories the go command
     /// ignores) and every blob by path.
-    fn index_tree(&self) -> Result<(Vec<Module>, HashMap<String, Oid>), SourceError> {
+    fn index_tree(&self) -> Result<(Vec<Module>, foldhash::HashMap<String, Oid>), SourceError> {
         let tree = self
             .repo
             .find_tree(self.tree)
             .map_err(|e| self.read_err("tree", e))?;
         let mut gomods: Vec<(String, Oid)> = Vec::new();
-        let mut blobs = HashMap::new();
+        let mut blobs = foldhash::HashMap::default();
         tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             let name = entry.name().unwrap_or("");
             match entry.kind() {
