@@ -79,17 +79,21 @@ pub fn run(args: DiffArgs) -> Result<()> {
         },
     };
     // Three independent reads: the diff since the merge-base starts at once on one core; the
-    // profile and the head's tree index take the other, which then helps with the files' diffs.
-    let ((profile, tree), changes) = rayon::join(
-        || {
-            rayon::join(
+    // profile and the head's tree index take the other, which locates the profile's files in
+    // the tree and then helps with the files' diffs.
+    let (read, changes) = rayon::join(
+        || -> Result<_> {
+            let (profile, tree) = rayon::join(
                 || crate::load_profiles(&args.profiles),
                 || SourceTree::open(&args.repo, &args.commit),
-            )
+            );
+            let (profile, tree) = (profile?, tree?);
+            let located = tree.locate(&profile);
+            Ok((profile, tree, located))
         },
         || incremental::changed_lines_at(&args.repo, &args.commit, &args.base, &opts),
     );
-    let (profile, tree, changes) = (profile?, tree?, changes?);
+    let ((profile, tree, located), changes) = (read?, changes?);
     // Each side resolved the revision itself: a branch moved in between would mix two commits.
     if changes.head != tree.commit_id() {
         anyhow::bail!(
@@ -99,7 +103,7 @@ pub fn run(args: DiffArgs) -> Result<()> {
             changes.head
         );
     }
-    let inc = incremental::compute_with(&tree, changes, &profile, &opts)?;
+    let inc = incremental::compute_located(&tree, changes, &profile, located, &opts)?;
     let unresolved = inc.located.iter().filter(|l| l.is_none()).count();
     if unresolved > 0 {
         tracing::warn!(

@@ -107,11 +107,22 @@ fn changes_in(
 /// [`compute`] with the changes already taken by [`changed_lines`] (same `opts`).
 pub fn compute_with(
     tree: &SourceTree,
-    mut changes: Changes,
+    changes: Changes,
     profile: &Profile,
     opts: &DiffOptions,
 ) -> Result<Incremental, IncrementalError> {
-    let located = tree.locate(profile);
+    compute_located(tree, changes, profile, tree.locate(profile), opts)
+}
+
+/// [`compute_with`] with the profile's files already located in `tree`
+/// ([`SourceTree::locate`]): a caller may locate them while the diff is still being taken.
+pub fn compute_located(
+    tree: &SourceTree,
+    mut changes: Changes,
+    profile: &Profile,
+    located: Vec<Option<Located>>,
+    opts: &DiffOptions,
+) -> Result<Incremental, IncrementalError> {
     let input = DiffInput {
         profile,
         located: &located,
