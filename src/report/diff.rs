@@ -1,7 +1,7 @@
 //! Incremental coverage: which changed lines the profile measures and which of them ran.
 //!
 //! Pure: the caller hands in the changed lines (from git), where each profile file lives and the
-//! sources it needs ([`DiffInput::needed`]). Two rules decide which changed lines are measured:
+//! sources it needs ([`Plan::needed`]). Two rules decide which changed lines are measured:
 //!
 //! - [`LineRule::DiffCover`] reproduces `gocover-cobertura` v1.5.0 piped into `diff-cover` 11:
 //!   every function declaration and every package-level `var f = func() {...}` literal is a
