@@ -462,19 +462,14 @@ fn line_count(text: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{Numbering, diffed_lines, trim_common_tail};
-    use git2::{DiffOptions, Patch};
+    use crate::source::xdiff::libgit2_patch;
     use proptest::prelude::*;
 
     /// The added lines as libgit2's patch lists them, numbered as diff-cover reads `git diff`
     /// (every line that is not `+` or `-`, such as the end-of-file markers, advances it).
     fn patch_lines(old: &[u8], new: &[u8], numbering: Numbering) -> Vec<u32> {
         let (old, new) = trim_common_tail(old, new);
-        let mut opts = DiffOptions::new();
-        opts.context_lines(0)
-            .interhunk_lines(0)
-            .indent_heuristic(true)
-            .force_text(true);
-        let patch = Patch::from_buffers(old, None, new, None, Some(&mut opts)).unwrap();
+        let patch = libgit2_patch(old, new);
         let mut out = Vec::new();
         for h in 0..patch.num_hunks() {
             let (hunk, n) = patch.hunk(h).unwrap();
