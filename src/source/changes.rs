@@ -120,6 +120,15 @@ struct Job {
     old: Option<(Oid, String)>,
     new: Oid,
     new_mode: FileMode,
+    /// The two versions' texts when the rename search already read them.
+    texts: Texts,
+}
+
+/// Blob contents read ahead (by the rename search), so as not to inflate them again.
+#[derive(Default)]
+struct Texts {
+    old: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
 }
 
 /// Computes the lines `head_rev` adds since its merge-base with `base_rev`.
@@ -165,17 +174,26 @@ pub fn changed_lines(
         },
         || diff_all(&handles, &modified, numbering),
     );
-    let renamed_from = renamed_from.map_err(diff_err)?;
+    let Renames {
+        pairs: renamed_from,
+        mut src_texts,
+        mut dst_texts,
+    } = renamed_from.map_err(diff_err)?;
     let added_jobs: Vec<Job> = added
         .into_iter()
         .enumerate()
-        .map(|(i, (path, id, mode))| Job {
-            path,
-            old: renamed_from
-                .get(&i)
-                .map(|&s| (deleted[s].1, deleted[s].0.clone())),
-            new: id,
-            new_mode: mode,
+        .map(|(i, (path, id, mode))| {
+            let source = renamed_from.get(&i).copied();
+            Job {
+                path,
+                old: source.map(|s| (deleted[s].1, deleted[s].0.clone())),
+                new: id,
+                new_mode: mode,
+                texts: Texts {
+                    old: source.and_then(|s| src_texts.remove(&s)),
+                    new: dst_texts.remove(&i),
+                },
+            }
         })
         .collect();
     let added_lines = diff_all(&handles, &added_jobs, numbering);
@@ -270,6 +288,7 @@ fn deltas(repo: &Repository, from: Oid, to: Oid) -> Result<Deltas, git2::Error> 
                 old: Some((old.id(), path_of(&old))),
                 new: new.id(),
                 new_mode: new.mode(),
+                texts: Texts::default(),
             }),
             // git shows a type change as the old file deleted and the new one created.
             Delta::Typechange => out.modified.push(Job {
@@ -277,6 +296,7 @@ fn deltas(repo: &Repository, from: Oid, to: Oid) -> Result<Deltas, git2::Error> 
                 old: None,
                 new: new.id(),
                 new_mode: new.mode(),
+                texts: Texts::default(),
             }),
             _ => {}
         }
@@ -304,14 +324,21 @@ fn diff_all<F: Fn() -> Result<Repository, git2::Error> + Sync>(
         .collect()
 }
 
-/// For each added file (by index) that git would call a rename: the deleted file (by index).
-fn renames(
-    repo: &Repository,
-    deleted: &[Entry],
-    added: &[Entry],
-) -> Result<HashMap<usize, usize>, git2::Error> {
+/// What the rename search found, and the texts it read.
+#[derive(Default)]
+struct Renames {
+    /// For each added file (by index) that git would call a rename: the deleted file (by index).
+    pairs: HashMap<usize, usize>,
+    /// Deleted files' texts, by index.
+    src_texts: HashMap<usize, Vec<u8>>,
+    /// Added files' texts, by index.
+    dst_texts: HashMap<usize, Vec<u8>>,
+}
+
+/// Finds the renames among the deleted and added files (git's algorithm).
+fn renames(repo: &Repository, deleted: &[Entry], added: &[Entry]) -> Result<Renames, git2::Error> {
     if deleted.is_empty() || added.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Renames::default());
     }
     // Sizes from the object headers; contents only for the pairs git would compare.
     let odb = repo.odb()?;
@@ -327,13 +354,18 @@ fn renames(
     let srcs: Vec<Side<'_>> = deleted.iter().zip(src_sizes).map(side).collect();
     let dsts: Vec<Side<'_>> = added.iter().zip(dst_sizes).map(side).collect();
     let mut error = None;
+    let (mut src_texts, mut dst_texts) = (HashMap::new(), HashMap::new());
     let mut load = |which: Which, i: usize| {
-        let id = match which {
-            Which::Source => deleted[i].1,
-            Which::Destination => added[i].1,
+        let (id, texts) = match which {
+            Which::Source => (deleted[i].1, &mut src_texts),
+            Which::Destination => (added[i].1, &mut dst_texts),
         };
         match repo.find_blob(id) {
-            Ok(b) => b.content().to_vec(),
+            Ok(b) => {
+                // Kept for the added files' diffs: a copy costs less than inflating again.
+                texts.insert(i, b.content().to_vec());
+                b.content().to_vec()
+            }
             Err(e) => {
                 error.get_or_insert(e);
                 Vec::new()
@@ -344,7 +376,11 @@ fn renames(
     if let Some(e) = error {
         return Err(e);
     }
-    Ok(pairs.into_iter().map(|(s, d)| (d, s)).collect())
+    Ok(Renames {
+        pairs: pairs.into_iter().map(|(s, d)| (d, s)).collect(),
+        src_texts,
+        dst_texts,
+    })
 }
 
 fn side<'a>(((path, id, mode), size): (&'a Entry, usize)) -> Side<'a> {
@@ -395,12 +431,16 @@ fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Add
         // git prints a submodule change as one `+Subproject commit ...` line.
         return Ok((vec![1], None));
     }
-    let new_blob = repo.find_blob(job.new)?;
-    let content = job
-        .path
-        .ends_with(".go")
-        .then(|| new_blob.content().to_vec());
-    let lines = lines_added(repo, job, &new_blob, numbering)?;
+    let new_blob;
+    let new = match &job.texts.new {
+        Some(text) => text.as_slice(),
+        None => {
+            new_blob = repo.find_blob(job.new)?;
+            new_blob.content()
+        }
+    };
+    let content = job.path.ends_with(".go").then(|| new.to_vec());
+    let lines = lines_added(repo, job, new, numbering)?;
     Ok((lines, content))
 }
 
@@ -408,20 +448,23 @@ fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Add
 fn lines_added(
     repo: &Repository,
     job: &Job,
-    new_blob: &git2::Blob<'_>,
+    new: &[u8],
     numbering: Numbering,
 ) -> Result<Vec<u32>, FileError> {
-    let old_blob = match &job.old {
-        Some((id, _)) => match repo.find_blob(*id) {
-            Ok(b) => Some(b),
+    let old_blob;
+    let old = match (&job.old, &job.texts.old) {
+        (Some(_), Some(text)) => Some(text.as_slice()),
+        (Some((id, _)), None) => match repo.find_blob(*id) {
+            Ok(b) => {
+                old_blob = b;
+                Some(old_blob.content())
+            }
             // The old side was a submodule: compare with nothing.
             Err(e) if e.code() == git2::ErrorCode::NotFound => None,
             Err(e) => return Err(e.into()),
         },
-        None => None,
+        (None, _) => None,
     };
-    let new = new_blob.content();
-    let old = old_blob.as_ref().map(|b| b.content());
     if old.is_some_and(is_binary) || is_binary(new) {
         return Ok(Vec::new());
     }
