@@ -691,7 +691,7 @@ var H = func() int { return 2 }()
             let whole = run(rule, &[changed("p/a.go", &all)], UnmeasuredPolicy::List);
             for line in all.iter().copied() {
                 let d = run(rule, &[changed("p/a.go", &[line])], UnmeasuredPolicy::List);
-                let expect = |v: &[u32]| {
+                let at_line = |v: &[u32]| {
                     v.iter()
                         .copied()
                         .filter(|&l| l == line)
@@ -702,10 +702,10 @@ var H = func() int { return 2 }()
                     .first()
                     .map(|f| (f.measured.clone(), f.violations.clone()))
                     .unwrap_or_default();
-                assert_eq!(measured, expect(&whole.files[0].measured), "line {line}");
+                assert_eq!(measured, at_line(&whole.files[0].measured), "line {line}");
                 assert_eq!(
                     violations,
-                    expect(&whole.files[0].violations),
+                    at_line(&whole.files[0].violations),
                     "line {line}"
                 );
             }

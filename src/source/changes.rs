@@ -505,7 +505,7 @@ fn line_count(text: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{Numbering, diffed_lines, trim_common_tail};
-    use crate::source::xdiff::libgit2_patch;
+    use crate::source::xdiff::tests::libgit2_patch;
     use proptest::prelude::*;
 
     /// The added lines as libgit2's patch lists them, numbered as diff-cover reads `git diff`

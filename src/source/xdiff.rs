@@ -163,21 +163,20 @@ pub fn hunks(old: &[u8], new: &[u8]) -> Result<Vec<Hunk>, XdiffError> {
     Ok(out)
 }
 
-/// libgit2's patch of `old` -> `new` with `git diff -U0`'s options: the tests' oracle.
 #[cfg(test)]
-pub(super) fn libgit2_patch<'a>(old: &'a [u8], new: &'a [u8]) -> git2::Patch<'a> {
-    let mut opts = git2::DiffOptions::new();
-    opts.context_lines(0)
-        .interhunk_lines(0)
-        .indent_heuristic(true)
-        .force_text(true);
-    git2::Patch::from_buffers(old, None, new, None, Some(&mut opts)).unwrap()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Hunk, hunks, libgit2_patch};
+pub(super) mod tests {
+    use super::{Hunk, hunks};
     use proptest::prelude::*;
+
+    /// libgit2's patch of `old` -> `new` with `git diff -U0`'s options: the tests' oracle.
+    pub(in crate::source) fn libgit2_patch<'a>(old: &'a [u8], new: &'a [u8]) -> git2::Patch<'a> {
+        let mut opts = git2::DiffOptions::new();
+        opts.context_lines(0)
+            .interhunk_lines(0)
+            .indent_heuristic(true)
+            .force_text(true);
+        git2::Patch::from_buffers(old, None, new, None, Some(&mut opts)).unwrap()
+    }
 
     /// libgit2's answer through its patch API: each hunk's ranges.
     fn patch_hunks(old: &[u8], new: &[u8]) -> Vec<Hunk> {
