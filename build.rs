@@ -8,6 +8,9 @@
 //! independent, and heap, stack and shared libraries are still placed at random; only the
 //! executable's own image is not, as with Go's default linux/amd64 binaries (goc itself, most
 //! Kubernetes tools). Whoever wants that image randomized too builds with `GOC_ADAPTER_PIE=1`.
+//!
+//! The executable the image ships is also linked statically (`scripts/build-release.sh`, which
+//! passes the flags that needs); the C library is then part of that fixed image.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

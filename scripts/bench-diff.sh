@@ -43,9 +43,8 @@ export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" GOWORK=off
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 
 if [ -z "$ours" ]; then
-  echo "== building goc-adapter (release)" >&2
-  cargo build --release --locked --quiet
-  ours="${CARGO_TARGET_DIR:-$root/target}/release/goc-adapter"
+  echo "== building goc-adapter (release, as the image ships it)" >&2
+  ours=$("$root/scripts/build-release.sh" --quiet)
 fi
 
 work="${HOME}/.cache/goc-adapter/bench/diff-${module//\//_}@${old}..${new}"

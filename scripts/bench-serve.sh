@@ -48,8 +48,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" GOWORK=off
 
 echo "== building goc-adapter (release) and agentsim"
-cargo build --release --locked --quiet
-ours="${CARGO_TARGET_DIR:-$root/target}/release/goc-adapter"
+ours=$(scripts/build-release.sh --quiet)
 sim_key=$(cat tools/agentsim/go.mod tools/agentsim/*.go | sha256sum | cut -c1-16)
 sim="${HOME}/.cache/goc-adapter/agentsim-${sim_key}"
 if [ ! -x "$sim" ]; then

@@ -42,9 +42,8 @@ if ! command -v hyperfine >/dev/null; then
 fi
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" GOWORK=off
 
-echo "== building goc-adapter (release)"
-cargo build --release --locked --quiet
-ours="${CARGO_TARGET_DIR:-$root/target}/release/goc-adapter"
+echo "== building goc-adapter (release, as the image ships it)"
+ours=$(scripts/build-release.sh --quiet)
 
 work="${HOME}/.cache/goc-adapter/bench/${module//\//_}@${version}"
 repo="$work/repo"

@@ -8,7 +8,7 @@
 #   DEMO_PORT=8080            port of goc-adapter's HTTP API and portal (on 127.0.0.1); when
 #                             unset and 8080 is taken, a free port is used
 #   DEMO_EXIT_AFTER_SYNC=1    exit 0 as soon as the reports are ready (CI smoke test)
-#   DEMO_RELEASE=1            build goc-adapter with --release
+#   DEMO_RELEASE=1            run the release executable (scripts/build-release.sh)
 #   DEMO_KEEP=1               keep the work dir (logs, repo, home) at exit
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,15 +92,14 @@ sys.exit(0 if s and s[0].get("line_percent") is not None else 1)' "$2"
 }
 
 # 1. goc-adapter.
-cargo_flags=()
-profile=debug
 if [ "${DEMO_RELEASE:-}" = 1 ]; then
-  cargo_flags=(--release)
-  profile=release
+  say "building goc-adapter (release, as the image ships it)"
+  adapter_bin=$(scripts/build-release.sh) || die "the release build failed"
+else
+  say "building goc-adapter (debug)"
+  cargo build --bin goc-adapter >&2
+  adapter_bin="${CARGO_TARGET_DIR:-$root/target}/debug/goc-adapter"
 fi
-say "building goc-adapter ($profile)"
-cargo build "${cargo_flags[@]}" --bin goc-adapter >&2
-adapter_bin="${CARGO_TARGET_DIR:-$root/target}/$profile/goc-adapter"
 [ -x "$adapter_bin" ] || die "no binary at $adapter_bin after cargo build"
 
 # 2. The service's repository: master, then a feature commit changing some handlers.
