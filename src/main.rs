@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use goc_adapter::profile::{self, Profile};
 
 mod diff_cmd;
+mod heap;
 mod report_cmd;
 
 #[derive(Parser)]
@@ -113,7 +114,7 @@ fn run(cli: Cli) -> Result<()> {
             write_output(None, yaml.as_bytes())
         }
         Command::Diff(args) => {
-            heap_slack();
+            heap::tune_for_batch();
             diff_cmd::run(*args)
         }
         Command::Merge { profiles, output } => {
@@ -128,28 +129,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report(args) => {
-            heap_slack();
+            heap::tune_for_batch();
             report_cmd::run(args)
         }
     }
 }
-
-/// Keeps 16 MiB of slack at the top of each heap instead of glibc's 128 KiB, for the one-shot
-/// commands that read many blobs on all cores: they allocate and free blob-sized buffers by
-/// the thousand, and glibc grew and shrank the threads' heaps a few pages at a time (2,244
-/// mprotect calls for `diff` of a 1,300-file change, 719 for a func report of client-go; none
-/// with the slack): 6% of each command's time in alternating runs. Slack never touched costs
-/// no memory. The service keeps glibc's default (freed memory goes back).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn heap_slack() {
-    // SAFETY: mallopt sets an allocator parameter under glibc's own lock; no memory is passed.
-    unsafe {
-        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn heap_slack() {}
 
 /// Reads and merges profile files; `-` is stdin (once).
 fn load_profiles(names: &[String]) -> Result<Profile> {
