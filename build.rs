@@ -15,7 +15,14 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=GOC_ADAPTER_PIE");
+    println!("cargo::rustc-check-cfg=cfg(xdl_hash_wrapped)");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
+    if linux {
+        // xdiff's line hash, replaced by src/source/xdiff_hash.rs (which says why) in every
+        // executable this package links: the linker's --wrap sends xdiff's calls there.
+        println!("cargo:rustc-link-arg=-Wl,--wrap=xdl_hash_record");
+        println!("cargo:rustc-cfg=xdl_hash_wrapped");
+    }
     let pie = std::env::var("GOC_ADAPTER_PIE").is_ok_and(|v| v == "1");
     if linux && !pie {
         println!("cargo:rustc-link-arg-bins=-no-pie");

@@ -13,6 +13,8 @@ mod renames;
 mod session;
 mod ssh;
 mod xdiff;
+#[cfg(xdl_hash_wrapped)]
+mod xdiff_hash;
 
 pub use fetch::{
     Credentials, FetchError, ensure_clone, ensure_merge_base, fetch, register_transports,
