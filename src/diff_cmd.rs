@@ -1,6 +1,7 @@
 //! `goc-adapter diff`: incremental coverage of a change, wiring only.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use clap::ValueEnum;
@@ -81,6 +82,10 @@ pub fn run(args: DiffArgs) -> Result<()> {
     // Three independent reads: the diff since the merge-base starts at once on one core; the
     // profile and the head's tree index take the other, which locates the profile's files in
     // the tree and then helps with the files' diffs.
+    // Only the located files' texts can be needed later: once their paths are known (usually
+    // before most files are diffed), the diff keeps no other file's text.
+    let located_paths: OnceLock<foldhash::HashSet<String>> = OnceLock::new();
+    let keep = |path: &str| located_paths.get().is_none_or(|paths| paths.contains(path));
     let (read, changes) = rayon::join(
         || -> Result<_> {
             let (profile, tree) = rayon::join(
@@ -89,9 +94,11 @@ pub fn run(args: DiffArgs) -> Result<()> {
             );
             let (profile, tree) = (profile?, tree?);
             let located = tree.locate(&profile);
+            let paths = located.iter().flatten().map(|l| l.path.clone()).collect();
+            let _ = located_paths.set(paths);
             Ok((profile, tree, located))
         },
-        || incremental::changed_lines_at(&args.repo, &args.commit, &args.base, &opts),
+        || incremental::changed_lines_at(&args.repo, &args.commit, &args.base, &opts, &keep),
     );
     let ((profile, tree, located), changes) = (read?, changes?);
     // Each side resolved the revision itself: a branch moved in between would mix two commits.

@@ -73,22 +73,24 @@ pub fn changed_lines(
     base: &str,
     opts: &DiffOptions,
 ) -> Result<Changes, IncrementalError> {
-    changes_in(tree.repository(), &tree.commit_id(), base, opts)
+    changes_in(tree.repository(), &tree.commit_id(), base, opts, &|_| true)
 }
 
 /// [`changed_lines`] for revision `head` of the repository at `repo_dir`, without a
-/// [`SourceTree`]: a caller may index the head's tree meanwhile.
+/// [`SourceTree`]: a caller may index the head's tree meanwhile. Of the changed `.go` files'
+/// contents it keeps those `keep` accepts (by path); the others are read again if needed.
 pub fn changed_lines_at(
     repo_dir: &Path,
     head: &str,
     base: &str,
     opts: &DiffOptions,
+    keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Changes, IncrementalError> {
     let repo = Repository::open(repo_dir).map_err(|source| SourceError::Open {
         path: repo_dir.to_path_buf(),
         source,
     })?;
-    changes_in(&repo, head, base, opts)
+    changes_in(&repo, head, base, opts, keep)
 }
 
 fn changes_in(
@@ -96,12 +98,15 @@ fn changes_in(
     head: &str,
     base: &str,
     opts: &DiffOptions,
+    keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Changes, IncrementalError> {
     let numbering = match opts.lines {
         diff::LineRule::DiffCover => Numbering::DiffCover,
         diff::LineRule::Statements => Numbering::Exact,
     };
-    Ok(changes::changed_lines(repo, base, head, numbering)?)
+    Ok(changes::changed_lines_keeping(
+        repo, base, head, numbering, keep,
+    )?)
 }
 
 /// [`compute`] with the changes already taken by [`changed_lines`] (same `opts`).

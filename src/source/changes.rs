@@ -98,8 +98,9 @@ pub struct Changes {
     /// are left out. Files whose change adds no line (pure deletions, renames, binaries) are
     /// listed with no lines.
     pub files: Vec<ChangedFile>,
-    /// The head's content of each changed `.go` file, read for the diff anyway: callers need
-    /// not read it again ([`crate::incremental::compute_with`] takes it over, leaving it empty).
+    /// The head's content of each changed `.go` file (that the caller's filter kept), read for
+    /// the diff anyway: callers need not read it again ([`crate::incremental::compute_with`]
+    /// takes it over, leaving it empty).
     pub go_contents: foldhash::HashMap<String, Vec<u8>>,
 }
 
@@ -131,12 +132,25 @@ struct Texts {
     new: Option<Vec<u8>>,
 }
 
-/// Computes the lines `head_rev` adds since its merge-base with `base_rev`.
+/// Computes the lines `head_rev` adds since its merge-base with `base_rev`, keeping every
+/// changed `.go` file's content.
 pub fn changed_lines(
     repo: &Repository,
     base_rev: &str,
     head_rev: &str,
     numbering: Numbering,
+) -> Result<Changes, ChangesError> {
+    changed_lines_keeping(repo, base_rev, head_rev, numbering, &|_| true)
+}
+
+/// [`changed_lines`], keeping the content of the changed `.go` files `keep` accepts (by path):
+/// a caller that will read only some of them spares the copies (and memory) of the others.
+pub fn changed_lines_keeping(
+    repo: &Repository,
+    base_rev: &str,
+    head_rev: &str,
+    numbering: Numbering,
+    keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Changes, ChangesError> {
     let base = commit_of(repo, base_rev)?;
     let head = commit_of(repo, head_rev)?;
@@ -172,7 +186,7 @@ pub fn changed_lines(
                 .map_err(copy_err)
                 .and_then(|r| renames(r, &deleted, &added))
         },
-        || diff_all(&handles, &modified, numbering),
+        || diff_all(&handles, &modified, numbering, keep),
     );
     let Renames {
         pairs: renamed_from,
@@ -196,7 +210,7 @@ pub fn changed_lines(
             }
         })
         .collect();
-    let added_lines = diff_all(&handles, &added_jobs, numbering);
+    let added_lines = diff_all(&handles, &added_jobs, numbering, keep);
     let jobs: Vec<Job> = modified.into_iter().chain(added_jobs).collect();
     let added: Vec<Result<Added, FileError>> =
         modified_lines.into_iter().chain(added_lines).collect();
@@ -312,13 +326,14 @@ fn diff_all<F: Fn() -> Result<Repository, git2::Error> + Sync>(
     handles: &Handles<F>,
     jobs: &[Job],
     numbering: Numbering,
+    keep: &(dyn Fn(&str) -> bool + Sync),
 ) -> Vec<Result<Added, FileError>> {
     jobs.par_iter()
         .map_init(
             || handles.take(),
             |h, job| {
                 let repo = h.get().map_err(copy_err)?;
-                added_lines(repo, job, numbering)
+                added_lines(repo, job, numbering, keep)
             },
         )
         .collect()
@@ -426,7 +441,12 @@ fn is_binary(content: &[u8]) -> bool {
 /// Added lines (sorted, unique) and, for a `.go` file, its content.
 type Added = (Vec<u32>, Option<Vec<u8>>);
 
-fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Added, FileError> {
+fn added_lines(
+    repo: &Repository,
+    job: &Job,
+    numbering: Numbering,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Added, FileError> {
     if job.new_mode == FileMode::Commit {
         // git prints a submodule change as one `+Subproject commit ...` line.
         return Ok((vec![1], None));
@@ -439,7 +459,7 @@ fn added_lines(repo: &Repository, job: &Job, numbering: Numbering) -> Result<Add
             new_blob.content()
         }
     };
-    let content = job.path.ends_with(".go").then(|| new.to_vec());
+    let content = (job.path.ends_with(".go") && keep(&job.path)).then(|| new.to_vec());
     let lines = lines_added(repo, job, new, numbering)?;
     Ok((lines, content))
 }
