@@ -104,9 +104,7 @@ fn changes_in(
         diff::LineRule::DiffCover => Numbering::DiffCover,
         diff::LineRule::Statements => Numbering::Exact,
     };
-    Ok(changes::changed_lines_keeping(
-        repo, base, head, numbering, keep,
-    )?)
+    Ok(changes::changed_lines(repo, base, head, numbering, keep)?)
 }
 
 /// [`compute`] with the changes already taken by [`changed_lines`] (same `opts`).

@@ -132,20 +132,10 @@ struct Texts {
     new: Option<Vec<u8>>,
 }
 
-/// Computes the lines `head_rev` adds since its merge-base with `base_rev`, keeping every
-/// changed `.go` file's content.
+/// Computes the lines `head_rev` adds since its merge-base with `base_rev`, and keeps the
+/// content of the changed `.go` files `keep` accepts (by path): a caller that will read only
+/// some of them spares the copies (and memory) of the others.
 pub fn changed_lines(
-    repo: &Repository,
-    base_rev: &str,
-    head_rev: &str,
-    numbering: Numbering,
-) -> Result<Changes, ChangesError> {
-    changed_lines_keeping(repo, base_rev, head_rev, numbering, &|_| true)
-}
-
-/// [`changed_lines`], keeping the content of the changed `.go` files `keep` accepts (by path):
-/// a caller that will read only some of them spares the copies (and memory) of the others.
-pub fn changed_lines_keeping(
     repo: &Repository,
     base_rev: &str,
     head_rev: &str,
