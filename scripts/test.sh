@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, unit tests, the golden and end-to-end tests against the
 # real tools (go tool cover, gocover-cobertura + diff-cover, goc, kube-apiserver + etcd, helm),
-# and a smoke run of the demo. Installs what they need (cached under ~/.cache/goc-adapter).
+# a smoke run of the demo, and the release executable checked (scripts/check-release.sh).
+# Installs what they need (cached under ~/.cache/goc-adapter).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,3 +18,6 @@ cargo test --locked --no-fail-fast -- "$@"
 
 echo "== demo (README's run command), until the reports are served"
 DEMO_EXIT_AFTER_SYNC=1 scripts/demo.sh
+
+echo "== the release executable as the image ships it"
+scripts/check-release.sh
