@@ -1,7 +1,7 @@
 //! `goc-adapter diff`: incremental coverage of a change, wiring only.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::ValueEnum;
@@ -81,24 +81,22 @@ pub fn run(args: DiffArgs) -> Result<()> {
     };
     // Three independent reads: the diff since the merge-base starts at once on one core; the
     // profile and the head's tree index take the other, which locates the profile's files in
-    // the tree and then helps with the files' diffs.
-    // Only the located files' texts can be needed later: once their paths are known (usually
-    // before most files are diffed), the diff keeps no other file's text.
-    let located_paths: OnceLock<foldhash::HashSet<String>> = OnceLock::new();
-    let keep = |path: &str| located_paths.get().is_none_or(|paths| paths.contains(path));
+    // the tree and then helps with the files' diffs. From then on (usually before most files
+    // are diffed) each diffed file's profile files are analyzed right there.
+    let early = incremental::EarlyAnalysis::new(&opts);
+    let visit = |path: &str, added: &[u32], text: &[u8]| early.visit(path, added, text);
     let (read, changes) = rayon::join(
         || -> Result<_> {
             let (profile, tree) = rayon::join(
                 || crate::load_profiles(&args.profiles),
                 || SourceTree::open(&args.repo, &args.commit),
             );
-            let (profile, tree) = (profile?, tree?);
+            let (profile, tree) = (Arc::new(profile?), tree?);
             let located = tree.locate(&profile);
-            let paths = located.iter().flatten().map(|l| l.path.clone()).collect();
-            let _ = located_paths.set(paths);
+            early.ready(Arc::clone(&profile), &located);
             Ok((profile, tree, located))
         },
-        || incremental::changed_lines_at(&args.repo, &args.commit, &args.base, &opts, &keep),
+        || incremental::changed_lines_at(&args.repo, &args.commit, &args.base, &opts, &visit),
     );
     let ((profile, tree, located), changes) = (read?, changes?);
     // Each side resolved the revision itself: a branch moved in between would mix two commits.
@@ -110,7 +108,8 @@ pub fn run(args: DiffArgs) -> Result<()> {
             changes.head
         );
     }
-    let inc = incremental::compute_located(&tree, changes, &profile, located, &opts)?;
+    let done = early.finish()?;
+    let inc = incremental::compute_located(&tree, changes, &profile, located, &opts, done)?;
     let unresolved = inc.located.iter().filter(|l| l.is_none()).count();
     if unresolved > 0 {
         tracing::warn!(

@@ -14,6 +14,7 @@ mod tool_path;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use goc_adapter::source::changes::{Numbering, changed_lines};
 
@@ -596,6 +597,9 @@ fn git_added_lines(repo: &Path, base: &str) -> BTreeMap<String, Vec<u32>> {
     files
 }
 
+/// What the diff handed over for one file: its added lines and its head text.
+type Visited = (Vec<u32>, Vec<u8>);
+
 #[test]
 fn added_lines_and_renames_match_git_on_large_real_changes() {
     // client-go v0.30.0 -> v0.31.0: ~1,300 changed files and 35 renames, several at 51-52%
@@ -623,31 +627,52 @@ fn added_lines_and_renames_match_git_on_large_real_changes() {
 
         let want = git_added_lines(r, "base");
         let git_repo = git2::Repository::open(r).expect("open repo");
-        // Texts are kept only for the paths the filter accepts (here: those with an even
-        // length); the added lines do not depend on it.
+        // Every changed Go file is handed over with its added lines and head text; the texts
+        // are kept only where the visitor asks (here: paths of even length). The added lines do
+        // not depend on it.
         let keep = |path: &str| path.len().is_multiple_of(2);
-        let changes = changed_lines(&git_repo, "base", "HEAD", Numbering::DiffCover, &keep)
+        let visited: Mutex<BTreeMap<String, Visited>> = Mutex::default();
+        let visit = |path: &str, added: &[u32], text: &[u8]| {
+            let seen = visited
+                .lock()
+                .unwrap()
+                .insert(path.to_string(), (added.to_vec(), text.to_vec()));
+            assert!(seen.is_none(), "{path} visited twice");
+            keep(path)
+        };
+        let changes = changed_lines(&git_repo, "base", "HEAD", Numbering::DiffCover, &visit)
             .expect("changed lines");
-        let kept: BTreeSet<&str> = changes.go_contents.keys().map(String::as_str).collect();
-        let wanted: BTreeSet<&str> = changes
+        let visited = visited.into_inner().unwrap();
+        let go_files: BTreeMap<&str, &Vec<u32>> = changes
             .files
             .iter()
-            .map(|f| f.path.as_str())
-            .filter(|p| p.ends_with(".go") && keep(p))
+            .filter(|f| f.path.ends_with(".go"))
+            .map(|f| (f.path.as_str(), &f.added))
             .collect();
+        let visited_lines: BTreeMap<&str, &Vec<u32>> =
+            visited.iter().map(|(p, (a, _))| (p.as_str(), a)).collect();
+        assert_eq!(
+            visited_lines, go_files,
+            "{what}: visited files and their lines"
+        );
+        let kept: BTreeSet<&str> = changes.go_contents.keys().map(String::as_str).collect();
+        let wanted: BTreeSet<&str> = go_files.keys().copied().filter(|p| keep(p)).collect();
         assert_eq!(kept, wanted, "{what}: kept texts");
         assert!(wanted.len() > 50, "{what}: {} texts kept", wanted.len());
         let head = git_repo
             .head()
             .and_then(|h| h.peel_to_tree())
             .expect("head tree");
-        for (path, text) in &changes.go_contents {
+        for (path, (_, text)) in &visited {
             let blob = head
                 .get_path(Path::new(path))
                 .and_then(|e| e.to_object(&git_repo))
                 .and_then(|o| o.peel_to_blob())
                 .expect("head blob");
-            assert_eq!(blob.content(), &text[..], "{what}: {path}: kept text");
+            assert_eq!(blob.content(), &text[..], "{what}: {path}: visited text");
+            if let Some(kept) = changes.go_contents.get(path) {
+                assert_eq!(kept, text, "{what}: {path}: kept text");
+            }
         }
         let got: BTreeMap<String, Vec<u32>> = changes
             .files

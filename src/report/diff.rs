@@ -192,68 +192,112 @@ fn is_go_source(path: &str) -> bool {
     path.ends_with(".go") && !path.ends_with("_test.go") && !go_ignores(path)
 }
 
-/// Which profile files answer for which changed path.
-struct Matching<'a> {
-    /// Profile file indices per changed path index.
-    per_change: Vec<Vec<usize>>,
-    /// Repository paths some profile file resolves to.
-    mentioned: foldhash::HashSet<&'a str>,
+/// The profile's files by where they live: which of them answer for a changed path. Built
+/// from where the files are alone, so it can be ready before the changes are known.
+#[derive(Debug, Clone)]
+pub struct FileIndex {
+    rule: LineRule,
+    /// Profile file indices by repository path (the paths some profile file resolves to).
+    by_path: foldhash::HashMap<String, Vec<usize>>,
+    /// Profile file indices by path relative to their module root (diff-cover rule only).
+    by_module_rel: foldhash::HashMap<String, Vec<usize>>,
+    /// The module roots, sorted (diff-cover rule only).
+    sources: Vec<String>,
+    /// Whether every file answers only for the changed file at its own path.
+    direct: bool,
 }
 
-impl<'a> DiffInput<'a> {
-    fn matching(&self, rule: LineRule) -> Matching<'a> {
-        let mut by_path: foldhash::HashMap<&str, Vec<usize>> = Default::default();
+impl FileIndex {
+    /// Indexes `located` (aligned with the profile's files) for `rule`.
+    pub fn new(located: &[Option<Located>], rule: LineRule) -> Self {
+        let mut by_path: foldhash::HashMap<String, Vec<usize>> = Default::default();
         // gocover-cobertura names each class file relative to its module root and lists every
         // module root as a <source>; diff-cover then accepts a class for a changed path when
         // <any source>/<class file name> is that path.
-        let mut by_module_rel: foldhash::HashMap<&str, Vec<usize>> = Default::default();
+        let mut by_module_rel: foldhash::HashMap<String, Vec<usize>> = Default::default();
         let mut sources: BTreeSet<&str> = BTreeSet::new();
-        for (i, loc) in self.located.iter().enumerate() {
+        let mut under_own_root = true;
+        for (i, loc) in located.iter().enumerate() {
             let Some(loc) = loc else { continue };
-            by_path.entry(loc.path.as_str()).or_default().push(i);
+            by_path.entry(loc.path.clone()).or_default().push(i);
             if let Some(dir) = &loc.module_dir {
-                sources.insert(dir.as_str());
-                by_module_rel
-                    .entry(strip_dir(&loc.path, dir).unwrap_or(&loc.path))
-                    .or_default()
-                    .push(i);
+                sources.insert(dir);
+                let rel = strip_dir(&loc.path, dir);
+                under_own_root &= rel.is_some();
+                if rule == LineRule::DiffCover {
+                    let rel = rel.unwrap_or(&loc.path);
+                    by_module_rel.entry(rel.to_string()).or_default().push(i);
+                }
             }
         }
-        let per_change = self
-            .changes
-            .iter()
-            .map(|c| {
-                let mut idx: Vec<usize> = by_path.get(c.path.as_str()).cloned().unwrap_or_default();
-                if rule == LineRule::DiffCover {
-                    for dir in &sources {
-                        if let Some(v) = strip_dir(&c.path, dir).and_then(|r| by_module_rel.get(r))
-                        {
-                            idx.extend(v);
-                        }
-                    }
-                }
-                idx.sort_unstable();
-                idx.dedup();
-                idx
-            })
-            .collect();
-        Matching {
-            per_change,
-            mentioned: self
-                .located
-                .iter()
-                .flatten()
-                .map(|l| l.path.as_str())
-                .collect(),
+        // With one module root, and every file under it, <root>/<path in module> is the file's
+        // own path again.
+        let direct = rule == LineRule::Statements || (sources.len() <= 1 && under_own_root);
+        let sources = match rule {
+            LineRule::DiffCover => sources.into_iter().map(str::to_string).collect(),
+            LineRule::Statements => Vec::new(),
+        };
+        FileIndex {
+            rule,
+            by_path,
+            by_module_rel,
+            sources,
+            direct,
         }
     }
 
+    /// The profile files located at `path`.
+    pub fn files_at(&self, path: &str) -> &[usize] {
+        self.by_path
+            .get(path)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Whether each file answers only for the changed file at its own path
+    /// ([`FileIndex::files_at`]): then a file's analysis needs only that path's added lines and
+    /// text, and may run as soon as that file is diffed ([`analyze_file`]).
+    pub fn direct(&self) -> bool {
+        self.direct
+    }
+
+    /// The profile files that answer for a changed `path`, sorted.
+    fn answering(&self, path: &str) -> Vec<usize> {
+        let mut idx: Vec<usize> = self.files_at(path).to_vec();
+        for dir in &self.sources {
+            if let Some(v) = strip_dir(path, dir).and_then(|r| self.by_module_rel.get(r)) {
+                idx.extend(v);
+            }
+        }
+        idx.sort_unstable();
+        idx.dedup();
+        idx
+    }
+}
+
+impl<'a> DiffInput<'a> {
     /// Matches the profile files with the changed paths once, for [`Plan::needed`] and
     /// [`Plan::compute`].
     pub fn plan(self, opts: DiffOptions) -> Plan<'a> {
-        let matching = self.matching(opts.lines);
+        let index = FileIndex::new(self.located, opts.lines);
+        self.plan_indexed(index, opts)
+    }
+
+    /// [`DiffInput::plan`] with the [`FileIndex`] of `self.located` already built (one built
+    /// for the other rule is built again).
+    pub fn plan_indexed(self, index: FileIndex, opts: DiffOptions) -> Plan<'a> {
+        let index = if index.rule == opts.lines {
+            index
+        } else {
+            FileIndex::new(self.located, opts.lines)
+        };
+        let per_change: Vec<Vec<usize>> = self
+            .changes
+            .iter()
+            .map(|c| index.answering(&c.path))
+            .collect();
         let mut needed: Vec<usize> = Vec::new();
-        for (c, idx) in self.changes.iter().zip(&matching.per_change) {
+        for (c, idx) in self.changes.iter().zip(&per_change) {
             if !c.added.is_empty() {
                 needed.extend(idx);
             }
@@ -263,7 +307,8 @@ impl<'a> DiffInput<'a> {
         Plan {
             input: self,
             opts,
-            matching,
+            index,
+            per_change,
             needed,
         }
     }
@@ -273,7 +318,9 @@ impl<'a> DiffInput<'a> {
 pub struct Plan<'a> {
     input: DiffInput<'a>,
     opts: DiffOptions,
-    matching: Matching<'a>,
+    index: FileIndex,
+    /// Profile file indices per changed path index.
+    per_change: Vec<Vec<usize>>,
     needed: Vec<usize>,
 }
 
@@ -293,8 +340,12 @@ fn strip_dir<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
     }
 }
 
-/// What one profile file says about lines, under a rule.
-enum FileLines {
+/// What one profile file says about its changed lines, under a rule ([`analyze_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLines(Lines);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lines {
     /// Per Cobertura method: line -> ran.
     Methods(Vec<BTreeMap<u32, bool>>),
     /// Per statement line: ran.
@@ -315,13 +366,29 @@ impl Plan<'_> {
     /// must be given for every index [`Plan::needed`] returns (others are ignored, may be
     /// `None`).
     pub fn compute(&self, texts: &[Option<Vec<u8>>]) -> Result<DiffCoverage, ReportError> {
-        let analyzed = self.analyze(texts)?;
-        Ok(self.collect(&analyzed))
+        self.compute_with(texts, HashMap::new())
     }
 
-    /// What each needed file says about its wanted lines, by profile file index.
-    fn analyze(&self, texts: &[Option<Vec<u8>>]) -> Result<HashMap<usize, FileLines>, ReportError> {
-        let (input, opts, m) = (&self.input, &self.opts, &self.matching);
+    /// [`Plan::compute`] with some files already analyzed ([`analyze_file`] of a file that
+    /// [`FileIndex::direct`] lets answer for its own path alone, with that path's added lines):
+    /// their texts need not be given.
+    pub fn compute_with(
+        &self,
+        texts: &[Option<Vec<u8>>],
+        mut done: HashMap<usize, FileLines>,
+    ) -> Result<DiffCoverage, ReportError> {
+        let analyzed = self.analyze(texts, &done)?;
+        done.extend(analyzed);
+        Ok(self.collect(&done))
+    }
+
+    /// What each needed file not in `done` says about its wanted lines, by profile file index.
+    fn analyze(
+        &self,
+        texts: &[Option<Vec<u8>>],
+        done: &HashMap<usize, FileLines>,
+    ) -> Result<Vec<(usize, FileLines)>, ReportError> {
+        let (input, opts) = (&self.input, &self.opts);
         let files = &input.profile.files;
         if texts.len() != files.len() || input.located.len() != files.len() {
             return Err(ReportError::Misaligned {
@@ -329,10 +396,19 @@ impl Plan<'_> {
                 files: files.len(),
             });
         }
+        let todo: Vec<usize> = self
+            .needed
+            .iter()
+            .copied()
+            .filter(|i| !done.contains_key(i))
+            .collect();
+        if todo.is_empty() {
+            return Ok(Vec::new());
+        }
         // Which lines each needed file's analysis must look at: the added lines of every
         // changed path it answers for (several paths in the cross-module case).
         let mut wanted: foldhash::HashMap<usize, Vec<u32>> = Default::default();
-        for (c, idx) in input.changes.iter().zip(&m.per_change) {
+        for (c, idx) in input.changes.iter().zip(&self.per_change) {
             for &i in idx {
                 wanted.entry(i).or_default().extend(&c.added);
             }
@@ -341,65 +417,31 @@ impl Plan<'_> {
             lines.sort_unstable();
             lines.dedup();
         }
-        let analyzed: Vec<Result<(usize, FileLines), ReportError>> = self
-            .needed
-            .par_iter()
+        todo.par_iter()
             // A tree-sitter parser only for the statements rule (one per rayon split, made when
             // first needed): the diff-cover rule scans lexically.
             .map_init(
                 || None::<GoParser>,
                 |parser, &i| {
                     let Some(text) = &texts[i] else {
-                        return Ok((i, FileLines::Statements(BTreeMap::new())));
+                        return Ok((i, FileLines(Lines::Statements(BTreeMap::new()))));
                     };
-                    let fp = &files[i];
                     let lines: &[u32] = wanted.get(&i).map(Vec::as_slice).unwrap_or_default();
-                    let fl = match opts.lines {
-                        // A file whose blocks span none of its changed lines measures none:
-                        // its declarations need no scan (most files of a large change).
-                        LineRule::DiffCover if !spans_any(fp, lines) => FileLines::Methods(vec![]),
-                        LineRule::DiffCover => {
-                            let funcs = super::funcdecls::scan(text);
-                            let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
-                            // Package-level literals lie outside every declaration: blocks
-                            // inside declarations cannot overlap them.
-                            if !inside_extents(fp, lines, &extents) {
-                                extents.extend(var_func_literals(text, &funcs));
-                            }
-                            FileLines::Methods(method_lines(fp, &extents, lines))
-                        }
-                        LineRule::Statements => {
-                            let parser = match parser {
-                                Some(p) => p,
-                                None => parser.insert(GoParser::new()?),
-                            };
-                            let tokens =
-                                parser
-                                    .code_tokens(text)
-                                    .map_err(|source| ReportError::Parse {
-                                        path: input.located[i]
-                                            .as_ref()
-                                            .map(|l| l.path.clone())
-                                            .unwrap_or_default(),
-                                        source,
-                                    })?;
-                            FileLines::Statements(statement_lines(fp, &tokens, lines))
-                        }
-                    };
+                    let path = input.located[i].as_ref().map_or("", |l| l.path.as_str());
+                    let fl = analyze_file(&files[i], path, text, lines, opts.lines, parser)?;
                     Ok((i, fl))
                 },
             )
-            .collect();
-        analyzed.into_iter().collect()
+            .collect()
     }
 
     /// The per-file figures and totals from the analyzed files.
     fn collect(&self, by_file: &HashMap<usize, FileLines>) -> DiffCoverage {
-        let (input, opts, m) = (&self.input, &self.opts, &self.matching);
+        let (input, opts) = (&self.input, &self.opts);
         let mut out_files = Vec::new();
         let mut unmeasured = Vec::new();
         let mut num_changed_lines = 0;
-        for (c, idx) in input.changes.iter().zip(&m.per_change) {
+        for (c, idx) in input.changes.iter().zip(&self.per_change) {
             num_changed_lines += c.added.len();
             if c.added.is_empty() {
                 continue;
@@ -423,12 +465,12 @@ impl Plan<'_> {
                 }
             };
             for i in idx {
-                match by_file.get(i) {
-                    Some(FileLines::Methods(methods)) => methods
+                match by_file.get(i).map(|f| &f.0) {
+                    Some(Lines::Methods(methods)) => methods
                         .iter()
                         .flatten()
                         .for_each(|(&line, &ran)| note(line, ran)),
-                    Some(FileLines::Statements(lines)) => {
+                    Some(Lines::Statements(lines)) => {
                         lines.iter().for_each(|(&line, &ran)| note(line, ran))
                     }
                     None => {}
@@ -444,7 +486,7 @@ impl Plan<'_> {
                     measured,
                     violations,
                 });
-            } else if is_go_source(&c.path) && !m.mentioned.contains(c.path.as_str()) {
+            } else if is_go_source(&c.path) && self.index.files_at(&c.path).is_empty() {
                 unmeasured.push(UnmeasuredFile {
                     path: c.path.clone(),
                     changed_lines: c.added.len(),
@@ -461,6 +503,47 @@ impl Plan<'_> {
             num_changed_lines,
         }
     }
+}
+
+/// What profile file `fp` (at repository `path`, named in errors) says about `lines`, its
+/// changed lines (sorted, unique), given its source `text`. `parser` is made when the
+/// statements rule first needs one, and reused.
+pub fn analyze_file(
+    fp: &FileProfile,
+    path: &str,
+    text: &[u8],
+    lines: &[u32],
+    rule: LineRule,
+    parser: &mut Option<GoParser>,
+) -> Result<FileLines, ReportError> {
+    Ok(FileLines(match rule {
+        // A file whose blocks span none of its changed lines measures none: its declarations
+        // need no scan (most files of a large change).
+        LineRule::DiffCover if !spans_any(fp, lines) => Lines::Methods(vec![]),
+        LineRule::DiffCover => {
+            let funcs = super::funcdecls::scan(text);
+            let mut extents: Vec<Extent> = funcs.iter().map(|f| f.extent).collect();
+            // Package-level literals lie outside every declaration: blocks inside declarations
+            // cannot overlap them.
+            if !inside_extents(fp, lines, &extents) {
+                extents.extend(var_func_literals(text, &funcs));
+            }
+            Lines::Methods(method_lines(fp, &extents, lines))
+        }
+        LineRule::Statements => {
+            let parser = match parser {
+                Some(p) => p,
+                None => parser.insert(GoParser::new()?),
+            };
+            let tokens = parser
+                .code_tokens(text)
+                .map_err(|source| ReportError::Parse {
+                    path: path.to_string(),
+                    source,
+                })?;
+            Lines::Statements(statement_lines(fp, &tokens, lines))
+        }
+    }))
 }
 
 /// Whether every block of `fp` that spans one of `lines` lies inside one of `extents`.
@@ -817,6 +900,74 @@ var H = func() int { return 2 }()
         let d = compute(&input, &texts, &opts).unwrap();
         assert_eq!(d.files[0].measured, [4, 5]);
         assert_eq!(d.files[0].violations, [4, 5]);
+    }
+
+    #[test]
+    fn files_analyzed_early_give_the_whole_computation() {
+        // A file analyzed on its own (its path's added lines and text, as the diff hands them
+        // over) counts as the plan's own analysis would, under both rules; its text is not
+        // needed again.
+        let p = profile();
+        let loc = vec![located("p/a.go", "")];
+        let all: Vec<u32> = (1..=18).collect();
+        for added in [all.clone(), vec![5, 8, 14], vec![2]] {
+            let changes = [changed("p/a.go", &added), changed("p/new.go", &[1])];
+            let input = DiffInput {
+                profile: &p,
+                located: &loc,
+                changes: &changes,
+            };
+            for rule in [LineRule::DiffCover, LineRule::Statements] {
+                let index = FileIndex::new(&loc, rule);
+                assert!(index.direct());
+                assert_eq!(index.files_at("p/a.go"), [0]);
+                let whole = input
+                    .plan(options(rule))
+                    .compute(&[Some(SRC.as_bytes().to_vec())])
+                    .unwrap();
+                let mut parser = None;
+                let early = analyze_file(
+                    &p.files[0],
+                    "p/a.go",
+                    SRC.as_bytes(),
+                    &added,
+                    rule,
+                    &mut parser,
+                )
+                .unwrap();
+                let d = input
+                    .plan_indexed(index, options(rule))
+                    .compute_with(&[None], HashMap::from([(0, early)]))
+                    .unwrap();
+                assert_eq!(d.files, whole.files, "{rule:?} {added:?}");
+                assert_eq!(whole.files.is_empty(), added == [2], "{rule:?} {added:?}");
+                assert_eq!(d.unmeasured, whole.unmeasured, "{rule:?} {added:?}");
+                assert!(!whole.unmeasured.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn files_answer_for_their_own_path_alone_with_one_module_root() {
+        let one = [located("a/x.go", "a"), None, located("a/y/z.go", "a")];
+        assert!(FileIndex::new(&one, LineRule::DiffCover).direct());
+        let root = [located("x.go", ""), located("y/z.go", "")];
+        assert!(FileIndex::new(&root, LineRule::DiffCover).direct());
+        // Two roots: b/x.go also answers for a change to a/x.go under the diff-cover rule.
+        let two = [located("a/x.go", "a"), located("b/x.go", "b")];
+        assert!(!FileIndex::new(&two, LineRule::DiffCover).direct());
+        assert!(FileIndex::new(&two, LineRule::Statements).direct());
+        // A file outside its root answers for <root>/<its path>.
+        let outside = [located("x.go", "a")];
+        assert!(!FileIndex::new(&outside, LineRule::DiffCover).direct());
+        let vendored = [
+            located("a/x.go", "a"),
+            Some(Located {
+                path: "vendor/v/x.go".into(),
+                module_dir: None,
+            }),
+        ];
+        assert!(FileIndex::new(&vendored, LineRule::DiffCover).direct());
     }
 
     #[test]

@@ -98,8 +98,8 @@ pub struct Changes {
     /// are left out. Files whose change adds no line (pure deletions, renames, binaries) are
     /// listed with no lines.
     pub files: Vec<ChangedFile>,
-    /// The head's content of each changed `.go` file (that the caller's filter kept), read for
-    /// the diff anyway: callers need not read it again ([`crate::incremental::compute_with`]
+    /// The head's content of each changed `.go` file the caller's [`Visit`] asked to keep, read
+    /// for the diff anyway: callers need not read it again ([`crate::incremental::compute_with`]
     /// takes it over, leaving it empty).
     pub go_contents: foldhash::HashMap<String, Vec<u8>>,
 }
@@ -132,15 +132,20 @@ struct Texts {
     new: Option<Vec<u8>>,
 }
 
-/// Computes the lines `head_rev` adds since its merge-base with `base_rev`, and keeps the
-/// content of the changed `.go` files `keep` accepts (by path): a caller that will read only
-/// some of them spares the copies (and memory) of the others.
+/// What a caller does with each changed `.go` file as soon as it is diffed: it is given the
+/// path, the added lines and the head's text, on the worker that diffed it, and answers whether
+/// [`Changes::go_contents`] keeps a copy of the text. A caller that reads only some texts, or
+/// uses them right there, spares the copies (and memory) of the others.
+pub type Visit<'a> = &'a (dyn Fn(&str, &[u32], &[u8]) -> bool + Sync);
+
+/// Computes the lines `head_rev` adds since its merge-base with `base_rev`, handing each
+/// changed `.go` file to `visit`.
 pub fn changed_lines(
     repo: &Repository,
     base_rev: &str,
     head_rev: &str,
     numbering: Numbering,
-    keep: &(dyn Fn(&str) -> bool + Sync),
+    visit: Visit<'_>,
 ) -> Result<Changes, ChangesError> {
     let base = commit_of(repo, base_rev)?;
     let head = commit_of(repo, head_rev)?;
@@ -176,7 +181,7 @@ pub fn changed_lines(
                 .map_err(copy_err)
                 .and_then(|r| renames(r, &deleted, &added))
         },
-        || diff_all(&handles, &modified, numbering, keep),
+        || diff_all(&handles, &modified, numbering, visit),
     );
     let Renames {
         pairs: renamed_from,
@@ -200,7 +205,7 @@ pub fn changed_lines(
             }
         })
         .collect();
-    let added_lines = diff_all(&handles, &added_jobs, numbering, keep);
+    let added_lines = diff_all(&handles, &added_jobs, numbering, visit);
     let jobs: Vec<Job> = modified.into_iter().chain(added_jobs).collect();
     let added: Vec<Result<Added, FileError>> =
         modified_lines.into_iter().chain(added_lines).collect();
@@ -316,14 +321,14 @@ fn diff_all<F: Fn() -> Result<Repository, git2::Error> + Sync>(
     handles: &Handles<F>,
     jobs: &[Job],
     numbering: Numbering,
-    keep: &(dyn Fn(&str) -> bool + Sync),
+    visit: Visit<'_>,
 ) -> Vec<Result<Added, FileError>> {
     jobs.par_iter()
         .map_init(
             || handles.take(),
             |h, job| {
                 let repo = h.get().map_err(copy_err)?;
-                added_lines(repo, job, numbering, keep)
+                added_lines(repo, job, numbering, visit)
             },
         )
         .collect()
@@ -435,7 +440,7 @@ fn added_lines(
     repo: &Repository,
     job: &Job,
     numbering: Numbering,
-    keep: &(dyn Fn(&str) -> bool + Sync),
+    visit: Visit<'_>,
 ) -> Result<Added, FileError> {
     if job.new_mode == FileMode::Commit {
         // git prints a submodule change as one `+Subproject commit ...` line.
@@ -449,8 +454,9 @@ fn added_lines(
             new_blob.content()
         }
     };
-    let content = (job.path.ends_with(".go") && keep(&job.path)).then(|| new.to_vec());
     let lines = lines_added(repo, job, new, numbering)?;
+    let content =
+        (job.path.ends_with(".go") && visit(&job.path, &lines, new)).then(|| new.to_vec());
     Ok((lines, content))
 }
 
