@@ -10,6 +10,7 @@
 # for `go test`. scripts/bench.sh calls this script; it also runs on its own.
 #
 # Usage: scripts/bench-diff.sh [--runs N] [--warmup N] [--bin PATH]
+# Without --runs, hyperfine's own policy: at least 10 runs and 3 seconds of each command.
 # The last line printed is a one-line summary (bench.sh collects it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +18,7 @@ cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
-runs=5
+runs=""
 warmup=1
 ours=""
 while [ $# -gt 0 ]; do
@@ -124,12 +125,12 @@ EOF
 )
 echo "   $check" >&2
 
-echo "== timing (hyperfine, $runs runs, $warmup warmup)" >&2
+echo "== timing (hyperfine, ${runs:-its default number of} runs, $warmup warmup)" >&2
 # Both print their console report into a file: ours through hyperfine's --output (no shell in
 # between), the reference through the shell's redirection (bash itself prints nothing into the
 # --output file). With `-o FILE` ours would also fsync the file and its directory before the
 # rename (about 1 ms here), which the pipeline's redirection does not do.
-(cd "$repo" && hyperfine -N --warmup "$warmup" --runs "$runs" --style basic \
+(cd "$repo" && hyperfine -N --warmup "$warmup" ${runs:+--runs "$runs"} --style basic \
   --export-json "$work/results.json" --output "$out/ours.txt" \
   -n "goc-adapter" "$ours diff --repo . --base base --profile $profile" \
   -n "reference" "bash -c '$classic > $out/ref.txt'") >&2
@@ -139,5 +140,6 @@ r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 o, f = r["goc-adapter"], r["reference"]
 print(f"{'diff':<14} goc-adapter {o['mean']*1000:9.1f} ms ± {o['stddev']*1000:6.1f}   "
       f"reference {f['mean']*1000:9.1f} ms ± {f['stddev']*1000:6.1f}   ratio {f['mean']/o['mean']:6.1f}x"
-      f"   (output {sys.argv[2].split(' (')[0]})")
+      f"   (medians {o['median']*1000:.1f} / {f['median']*1000:.1f} ms: {f['median']/o['median']:.1f}x;"
+      f" runs {len(o['times'])} / {len(f['times'])}; output {sys.argv[2].split(' (')[0]})")
 EOF

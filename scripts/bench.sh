@@ -10,13 +10,16 @@
 # ~/.cache/goc-adapter/bench/<module>@<version>, so only the first run pays for `go test`.
 #
 # Usage: scripts/bench.sh [--runs N] [--warmup N]
+# Without --runs, hyperfine's own policy decides: at least 10 runs and at least 3 seconds of
+# each command, so a 20 ms command runs about 150 times (the VM's noise averages out) and a
+# 2 s one 10 times.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
-runs=10
+runs=""
 warmup=2
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -107,14 +110,16 @@ compare() {
   local name=$1 ours_cmd=$2 ref_cmd=$3
   echo
   echo "== $name"
-  (cd "$repo" && hyperfine -N --warmup "$warmup" --runs "$runs" --style basic \
+  (cd "$repo" && hyperfine -N --warmup "$warmup" ${runs:+--runs "$runs"} --style basic \
     --export-json "$results/$name.json" -n "goc-adapter" "$ours_cmd" -n "reference" "$ref_cmd")
   summary+=("$(python3 - "$results/$name.json" "$name" <<'EOF'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 o, f = r["goc-adapter"], r["reference"]
 print(f"{sys.argv[2]:<14} goc-adapter {o['mean']*1000:9.1f} ms ± {o['stddev']*1000:6.1f}   "
-      f"reference {f['mean']*1000:9.1f} ms ± {f['stddev']*1000:6.1f}   ratio {f['mean']/o['mean']:6.1f}x")
+      f"reference {f['mean']*1000:9.1f} ms ± {f['stddev']*1000:6.1f}   ratio {f['mean']/o['mean']:6.1f}x"
+      f"   (medians {o['median']*1000:.1f} / {f['median']*1000:.1f} ms: {f['median']/o['median']:.1f}x;"
+      f" runs {len(o['times'])} / {len(f['times'])})")
 EOF
   )")
 }
@@ -150,7 +155,7 @@ extra_comparisons() {
   # client-go releases (its own repo and profile); it prints its summary line last.
   echo
   echo "== diff (scripts/bench-diff.sh)"
-  summary+=("$("$root/scripts/bench-diff.sh" --runs "$runs" --warmup "$warmup" --bin "$ours" | tail -n 1)")
+  summary+=("$("$root/scripts/bench-diff.sh" ${runs:+--runs "$runs"} --warmup "$warmup" --bin "$ours" | tail -n 1)")
 }
 extra_comparisons
 
