@@ -2,7 +2,6 @@
 //! git changes since the merge-base, profile files located in the repo, then the pure engine.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -11,7 +10,7 @@ use git2::Repository;
 use crate::profile::Profile;
 use crate::report::ReportError;
 use crate::report::diff::{
-    self, DiffCoverage, DiffInput, DiffOptions, FileIndex, FileLines, LineRule, Located,
+    self, DiffCoverage, DiffInput, DiffOptions, Done, FileIndex, LineRule, Located, PathLines,
 };
 use crate::source::changes::{self, Changes, Numbering, Visit};
 use crate::source::{SourceError, SourceTree};
@@ -140,8 +139,8 @@ pub fn compute_with(
 
 /// [`compute_with`] with the profile's files already located in `tree`
 /// ([`SourceTree::locate`]): a caller may locate them while the diff is still being taken.
-/// `early` holds what an [`EarlyAnalysis`] did during the diff: files analyzed (their texts are
-/// not read again) and the index of `located`.
+/// `early` holds what an [`EarlyAnalysis`] did during the diff: paths worked out (their files'
+/// texts are not read again) and the index of `located`.
 pub fn compute_located(
     tree: &SourceTree,
     mut changes: Changes,
@@ -161,12 +160,7 @@ pub fn compute_located(
         None => input.plan(*opts),
     };
     let known = std::mem::take(&mut changes.go_contents);
-    let needed: Vec<usize> = plan
-        .needed()
-        .iter()
-        .copied()
-        .filter(|i| !done.contains_key(i))
-        .collect();
+    let needed = plan.todo(&done);
     let texts = tree.read_located(&located, &needed, known)?;
     let result = plan.compute_with(&texts, done)?;
     Ok(Incremental {
@@ -185,7 +179,7 @@ pub fn compute_located(
 pub struct EarlyAnalysis {
     rule: LineRule,
     ready: OnceLock<Ready>,
-    done: Mutex<Vec<(usize, Result<FileLines, ReportError>)>>,
+    done: Mutex<Vec<(String, Result<PathLines, ReportError>)>>,
 }
 
 struct Ready {
@@ -196,8 +190,8 @@ struct Ready {
 /// What an [`EarlyAnalysis`] leaves for [`compute_located`].
 #[derive(Default)]
 pub struct Analyzed {
-    /// The files analyzed, by profile file index.
-    done: HashMap<usize, FileLines>,
+    /// The changed paths worked out.
+    done: Done,
     /// The index of the located files, once built.
     index: Option<FileIndex>,
 }
@@ -237,18 +231,23 @@ impl EarlyAnalysis {
         if added.is_empty() {
             return false;
         }
-        for &i in files {
-            let Some(fp) = ready.profile.files.get(i) else {
-                continue;
-            };
-            let result = PARSER.with_borrow_mut(|parser| {
-                diff::analyze_file(fp, path, text, added, self.rule, parser)
-            });
-            self.done
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((i, result));
+        if files.is_empty() {
+            return false;
         }
+        let analyses = files
+            .iter()
+            .filter_map(|&i| ready.profile.files.get(i))
+            .map(|fp| {
+                PARSER.with_borrow_mut(|parser| {
+                    diff::analyze_file(fp, path, text, added, self.rule, parser)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>();
+        let result = analyses.map(|a| diff::path_lines(added, &a.iter().collect::<Vec<_>>()));
+        self.done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((path.to_string(), result));
         false
     }
 
@@ -259,7 +258,7 @@ impl EarlyAnalysis {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
-            .map(|(i, r)| r.map(|fl| (i, fl)))
+            .map(|(path, r)| r.map(|lines| (path, lines)))
             .collect::<Result<_, _>>()?;
         Ok(Analyzed {
             done,

@@ -366,28 +366,44 @@ impl Plan<'_> {
     /// must be given for every index [`Plan::needed`] returns (others are ignored, may be
     /// `None`).
     pub fn compute(&self, texts: &[Option<Vec<u8>>]) -> Result<DiffCoverage, ReportError> {
-        self.compute_with(texts, HashMap::new())
+        self.compute_with(texts, Done::default())
     }
 
-    /// [`Plan::compute`] with some files already analyzed ([`analyze_file`] of a file that
-    /// [`FileIndex::direct`] lets answer for its own path alone, with that path's added lines):
-    /// their texts need not be given.
+    /// [`Plan::compute`] with some changed paths' lines already worked out ([`path_lines`] of
+    /// [`analyze_file`] for each profile file at a path, where [`FileIndex::direct`] lets each
+    /// answer for its own path alone): only [`Plan::todo`]'s texts need be given.
     pub fn compute_with(
         &self,
         texts: &[Option<Vec<u8>>],
-        mut done: HashMap<usize, FileLines>,
+        done: Done,
     ) -> Result<DiffCoverage, ReportError> {
         let analyzed = self.analyze(texts, &done)?;
-        done.extend(analyzed);
-        Ok(self.collect(&done))
+        Ok(self.collect(&analyzed, done))
     }
 
-    /// What each needed file not in `done` says about its wanted lines, by profile file index.
+    /// The profile files [`Plan::compute_with`] still analyzes, given what is `done`: those
+    /// that answer for a changed path with added lines that is not done.
+    pub fn todo(&self, done: &Done) -> Vec<usize> {
+        if done.is_empty() {
+            return self.needed.clone();
+        }
+        let mut todo: Vec<usize> = Vec::new();
+        for (c, idx) in self.input.changes.iter().zip(&self.per_change) {
+            if !c.added.is_empty() && !done.contains_key(&c.path) {
+                todo.extend(idx);
+            }
+        }
+        todo.sort_unstable();
+        todo.dedup();
+        todo
+    }
+
+    /// What each file of [`Plan::todo`] says about its wanted lines, by profile file index.
     fn analyze(
         &self,
         texts: &[Option<Vec<u8>>],
-        done: &HashMap<usize, FileLines>,
-    ) -> Result<Vec<(usize, FileLines)>, ReportError> {
+        done: &Done,
+    ) -> Result<HashMap<usize, FileLines>, ReportError> {
         let (input, opts) = (&self.input, &self.opts);
         let files = &input.profile.files;
         if texts.len() != files.len() || input.located.len() != files.len() {
@@ -396,14 +412,9 @@ impl Plan<'_> {
                 files: files.len(),
             });
         }
-        let todo: Vec<usize> = self
-            .needed
-            .iter()
-            .copied()
-            .filter(|i| !done.contains_key(i))
-            .collect();
+        let todo = self.todo(done);
         if todo.is_empty() {
-            return Ok(Vec::new());
+            return Ok(HashMap::new());
         }
         // Which lines each needed file's analysis must look at: the added lines of every
         // changed path it answers for (several paths in the cross-module case).
@@ -436,7 +447,7 @@ impl Plan<'_> {
     }
 
     /// The per-file figures and totals from the analyzed files.
-    fn collect(&self, by_file: &HashMap<usize, FileLines>) -> DiffCoverage {
+    fn collect(&self, by_file: &HashMap<usize, FileLines>, mut done: Done) -> DiffCoverage {
         let (input, opts) = (&self.input, &self.opts);
         let mut out_files = Vec::new();
         let mut unmeasured = Vec::new();
@@ -446,40 +457,17 @@ impl Plan<'_> {
             if c.added.is_empty() {
                 continue;
             }
-            // Sorted as ChangedFile promises; sorted here otherwise (no wrong answer either way).
-            let added: std::borrow::Cow<'_, [u32]> = if c.added.is_sorted() {
-                (&c.added[..]).into()
-            } else {
-                let mut v = c.added.clone();
-                v.sort_unstable();
-                v.into()
-            };
-            let mut measured: Vec<u32> = Vec::new();
-            let mut violations: Vec<u32> = Vec::new();
-            let mut note = |line: u32, ran: bool| {
-                if added.binary_search(&line).is_ok() {
-                    measured.push(line);
-                    if !ran {
-                        violations.push(line);
-                    }
+            let PathLines {
+                measured,
+                violations,
+            } = match done.remove(&c.path) {
+                Some(lines) => lines,
+                None => {
+                    let files: Vec<&FileLines> =
+                        idx.iter().filter_map(|i| by_file.get(i)).collect();
+                    path_lines(&c.added, &files)
                 }
             };
-            for i in idx {
-                match by_file.get(i).map(|f| &f.0) {
-                    Some(Lines::Methods(methods)) => methods
-                        .iter()
-                        .flatten()
-                        .for_each(|(&line, &ran)| note(line, ran)),
-                    Some(Lines::Statements(lines)) => {
-                        lines.iter().for_each(|(&line, &ran)| note(line, ran))
-                    }
-                    None => {}
-                }
-            }
-            for v in [&mut measured, &mut violations] {
-                v.sort_unstable();
-                v.dedup();
-            }
             if !measured.is_empty() {
                 out_files.push(FileDiff {
                     path: c.path.clone(),
@@ -544,6 +532,59 @@ pub fn analyze_file(
             Lines::Statements(statement_lines(fp, &tokens, lines))
         }
     }))
+}
+
+/// The measured and violating lines of one changed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathLines {
+    /// Changed lines some profile file measures, sorted.
+    pub measured: Vec<u32>,
+    /// Of those, the lines no block that ran covers, sorted.
+    pub violations: Vec<u32>,
+}
+
+/// Changed paths whose lines are worked out already ([`Plan::compute_with`]).
+pub type Done = foldhash::HashMap<String, PathLines>;
+
+/// The lines of a changed path with `added` lines, from the analyses of every profile file that
+/// answers for it: a line is measured when some file measures it, and a violation when one
+/// of them has it unrun (diff-cover's rule across classes and methods).
+pub fn path_lines(added: &[u32], files: &[&FileLines]) -> PathLines {
+    // Sorted as ChangedFile promises; sorted here otherwise (no wrong answer either way).
+    let added: std::borrow::Cow<'_, [u32]> = if added.is_sorted() {
+        added.into()
+    } else {
+        let mut v = added.to_vec();
+        v.sort_unstable();
+        v.into()
+    };
+    let mut measured: Vec<u32> = Vec::new();
+    let mut violations: Vec<u32> = Vec::new();
+    let mut note = |line: u32, ran: bool| {
+        if added.binary_search(&line).is_ok() {
+            measured.push(line);
+            if !ran {
+                violations.push(line);
+            }
+        }
+    };
+    for f in files {
+        match &f.0 {
+            Lines::Methods(methods) => methods
+                .iter()
+                .flatten()
+                .for_each(|(&line, &ran)| note(line, ran)),
+            Lines::Statements(lines) => lines.iter().for_each(|(&line, &ran)| note(line, ran)),
+        }
+    }
+    for v in [&mut measured, &mut violations] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    PathLines {
+        measured,
+        violations,
+    }
 }
 
 /// Whether every block of `fp` that spans one of `lines` lies inside one of `extents`.
@@ -904,9 +945,9 @@ var H = func() int { return 2 }()
 
     #[test]
     fn files_analyzed_early_give_the_whole_computation() {
-        // A file analyzed on its own (its path's added lines and text, as the diff hands them
-        // over) counts as the plan's own analysis would, under both rules; its text is not
-        // needed again.
+        // A path worked out on its own (its profile file analyzed with the path's added lines
+        // and text, as the diff hands them over) counts as the plan's own analysis would,
+        // under both rules; the file's text is not needed again.
         let p = profile();
         let loc = vec![located("p/a.go", "")];
         let all: Vec<u32> = (1..=18).collect();
@@ -935,10 +976,13 @@ var H = func() int { return 2 }()
                     &mut parser,
                 )
                 .unwrap();
-                let d = input
-                    .plan_indexed(index, options(rule))
-                    .compute_with(&[None], HashMap::from([(0, early)]))
-                    .unwrap();
+                let done: Done = [("p/a.go".to_string(), path_lines(&added, &[&early]))]
+                    .into_iter()
+                    .collect();
+                let plan = input.plan_indexed(index, options(rule));
+                assert_eq!(plan.needed(), [0]);
+                assert!(plan.todo(&done).is_empty());
+                let d = plan.compute_with(&[None], done).unwrap();
                 assert_eq!(d.files, whole.files, "{rule:?} {added:?}");
                 assert_eq!(whole.files.is_empty(), added == [2], "{rule:?} {added:?}");
                 assert_eq!(d.unmeasured, whole.unmeasured, "{rule:?} {added:?}");
