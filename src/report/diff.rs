@@ -264,6 +264,10 @@ impl FileIndex {
     /// The profile files that answer for a changed `path`, sorted.
     fn answering(&self, path: &str) -> Vec<usize> {
         let mut idx: Vec<usize> = self.files_at(path).to_vec();
+        if self.direct {
+            // The module-relative match finds the same files (`new`); `files_at` is sorted.
+            return idx;
+        }
         for dir in &self.sources {
             if let Some(v) = strip_dir(path, dir).and_then(|r| self.by_module_rel.get(r)) {
                 idx.extend(v);

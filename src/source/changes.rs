@@ -162,7 +162,7 @@ pub fn changed_lines(
         source,
     };
     let gitdir = repo.path().to_path_buf();
-    let handles = Handles::new(|| objects_only(&gitdir));
+    let handles = Handles::new(move || objects_only(&gitdir));
     let Deltas {
         modified,
         deleted,
@@ -237,6 +237,9 @@ pub fn changed_lines(
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Closing the handles frees libgit2's caches (0.3 ms for the client-go bench): another
+    // worker does it while the caller goes on.
+    rayon::spawn(move || drop(handles));
     Ok(Changes {
         base: base.to_string(),
         merge_base: merge_base.to_string(),
