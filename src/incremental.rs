@@ -227,11 +227,9 @@ impl EarlyAnalysis {
         if !ready.index.direct() {
             return !files.is_empty();
         }
-        // Without added lines the file measures nothing: no analysis, no text needed.
-        if added.is_empty() {
-            return false;
-        }
-        if files.is_empty() {
+        // Without added lines, or without a profile file there, the path measures nothing: no
+        // analysis, no text needed.
+        if added.is_empty() || files.is_empty() {
             return false;
         }
         let analyses = files
