@@ -230,8 +230,9 @@ impl SpanCache<'_> {
 
 /// Sources' chunk counts by hash: one pass over a destination's chunks gives its bytes in
 /// common with every source at once (what [`copied`] gives one pair at a time). Most chunk
-/// hashes are one file's own lines, so a destination meets few sources per hash: for the
-/// 121 x 74 matrix of client-go v0.30 -> v0.31 that is a tenth of the pairwise merge's steps.
+/// hashes are one file's own lines, so a destination meets few sources per hash, where a
+/// pairwise merge walks both chunk lists for every pair (3,468 pairs on client-go v0.30 ->
+/// v0.31).
 struct SourceChunks {
     /// `(source, bytes)` per hash, grouped by hash.
     entries: Vec<(usize, u64)>,
