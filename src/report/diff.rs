@@ -1,7 +1,7 @@
 //! Incremental coverage: which changed lines the profile measures and which of them ran.
 //!
 //! Pure: the caller hands in the changed lines (from git), where each profile file lives and the
-//! sources it needs ([`Plan::needed`]). Two rules decide which changed lines are measured:
+//! sources it needs ([`Plan::todo`]). Two rules decide which changed lines are measured:
 //!
 //! - [`LineRule::DiffCover`] reproduces `gocover-cobertura` v1.5.0 piped into `diff-cover` 11:
 //!   every function declaration and every package-level `var f = func() {...}` literal is a
@@ -280,7 +280,7 @@ impl FileIndex {
 }
 
 impl<'a> DiffInput<'a> {
-    /// Matches the profile files with the changed paths once, for [`Plan::needed`] and
+    /// Matches the profile files with the changed paths once, for [`Plan::todo`] and
     /// [`Plan::compute`].
     pub fn plan(self, opts: DiffOptions) -> Plan<'a> {
         let index = FileIndex::new(self.located, opts.lines);
@@ -325,15 +325,8 @@ pub struct Plan<'a> {
     index: FileIndex,
     /// Profile file indices per changed path index.
     per_change: Vec<Vec<usize>>,
+    /// The profile files that answer for a changed path with added lines (sorted).
     needed: Vec<usize>,
-}
-
-impl Plan<'_> {
-    /// Indices of the profile files whose source text [`Plan::compute`] needs: those that
-    /// answer for a changed path with added lines.
-    pub fn needed(&self) -> &[usize] {
-        &self.needed
-    }
 }
 
 fn strip_dir<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
@@ -367,8 +360,8 @@ pub fn compute(
 
 impl Plan<'_> {
     /// Computes the incremental coverage. `texts[i]` is the source of `profile.files[i]`; it
-    /// must be given for every index [`Plan::needed`] returns (others are ignored, may be
-    /// `None`).
+    /// must be given for every index `todo(&Done::default())` returns ([`Plan::todo`]; others
+    /// are ignored, may be `None`).
     pub fn compute(&self, texts: &[Option<Vec<u8>>]) -> Result<DiffCoverage, ReportError> {
         self.compute_with(texts, Done::default())
     }
@@ -935,8 +928,18 @@ var H = func() int { return 2 }()
             located: &loc,
             changes: &changes,
         };
-        assert_eq!(input.plan(options(LineRule::DiffCover)).needed(), [0, 1]);
-        assert_eq!(input.plan(options(LineRule::Statements)).needed(), [1]);
+        assert_eq!(
+            input
+                .plan(options(LineRule::DiffCover))
+                .todo(&Done::default()),
+            [0, 1]
+        );
+        assert_eq!(
+            input
+                .plan(options(LineRule::Statements))
+                .todo(&Done::default()),
+            [1]
+        );
         let texts = vec![Some(src.as_bytes().to_vec()), Some(src.as_bytes().to_vec())];
         let opts = DiffOptions {
             lines: LineRule::DiffCover,
@@ -984,7 +987,7 @@ var H = func() int { return 2 }()
                     .into_iter()
                     .collect();
                 let plan = input.plan_indexed(index, options(rule));
-                assert_eq!(plan.needed(), [0]);
+                assert_eq!(plan.todo(&Done::default()), [0]);
                 assert!(plan.todo(&done).is_empty());
                 let d = plan.compute_with(&[None], done).unwrap();
                 assert_eq!(d.files, whole.files, "{rule:?} {added:?}");
